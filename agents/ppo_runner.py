@@ -1,0 +1,78 @@
+"""PPO through rsl-rl's own `OnPolicyRunner`, with safe checkpoint files.
+
+Checkpoints are written atomically (temporary file, then rename) and carry the task id, the action space
+and the action size, which loading checks; they are read with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import torch
+from rsl_rl.runners import OnPolicyRunner
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or made for another task."""
+
+
+def save_atomically(obj: dict, path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".pt")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def read_checkpoint(path: str, task: str | None = None, num_actions: int | None = None) -> dict:
+    """Load a checkpoint dict, checking that it is one of ours and fits `task` and `num_actions`."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for damaged files
+        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt ({type(error).__name__})") from None
+    info = checkpoint.get("infos") if isinstance(checkpoint, dict) else None
+    if not isinstance(info, dict) or "actor_state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not a policy checkpoint of this project")
+    if task is not None and info.get("task") != task:
+        raise CheckpointError(f"checkpoint {path} was trained on task '{info.get('task')}', not '{task}'")
+    if num_actions is not None and info.get("num_actions") != num_actions:
+        raise CheckpointError(
+            f"checkpoint {path} has {info.get('num_actions')} actions ('{info.get('action_space')}'), "
+            f"the environment expects {num_actions}"
+        )
+    return checkpoint
+
+
+class PPORunner(OnPolicyRunner):
+    """rsl-rl's runner; only checkpoint I/O differs."""
+
+    def __init__(self, env, train_cfg: dict, task: str, log_dir: str | None = None, device: str = "cpu"):
+        super().__init__(env, train_cfg, log_dir=log_dir, device=device)
+        self.checkpoint_info = {
+            "task": task,
+            "action_space": getattr(env.cfg, "action_space", None),
+            "num_actions": env.num_actions,
+        }
+
+    def save(self, path: str, infos: dict | None = None) -> None:
+        saved = self.alg.save()
+        saved["iter"] = self.current_learning_iteration
+        saved["infos"] = {**self.checkpoint_info, **(infos or {})}
+        save_atomically(saved, path)
+        self.logger.save_model(path, self.current_learning_iteration)
+
+    def load(self, path: str, load_cfg: dict | None = None, strict: bool = True, map_location: str | None = None) -> dict:
+        checkpoint = read_checkpoint(path, self.checkpoint_info["task"], self.checkpoint_info["num_actions"])
+        try:
+            if self.alg.load(checkpoint, load_cfg, strict):
+                self.current_learning_iteration = checkpoint["iter"] + 1  # the saved iteration was completed
+        except (RuntimeError, KeyError, ValueError) as error:
+            raise CheckpointError(f"checkpoint {path} does not fit this policy: {error}") from None
+        return checkpoint["infos"]

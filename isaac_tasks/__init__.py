@@ -1,0 +1,53 @@
+"""Task registry: Isaac Lab-style ids mapped to an environment class, its config and its agent config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    env_class: str  # "module:Class"
+    env_cfg_class: str
+    agent_cfg: str  # "module:function" returning the rsl-rl runner config dict
+
+
+TASKS: dict[str, TaskEntry] = {
+    "Leap-Grasp-v0": TaskEntry(
+        env_class="isaac_tasks.leap_grasp.leap_grasp_env:LeapGraspEnv",
+        env_cfg_class="isaac_tasks.leap_grasp.leap_grasp_env_cfg:LeapGraspEnvCfg",
+        agent_cfg="isaac_tasks.leap_grasp.agents.rsl_rl_ppo_cfg:ppo_runner_cfg",
+    ),
+}
+
+
+def _load(path: str) -> Callable:
+    module, name = path.split(":")
+    return getattr(import_module(module), name)
+
+
+def task_entry(task: str) -> TaskEntry:
+    if task not in TASKS:
+        raise ValueError(f"unknown task '{task}'; valid tasks: {', '.join(TASKS)}")
+    return TASKS[task]
+
+
+def make_env_cfg(task: str, **overrides):
+    """The task's environment config with `overrides` applied (unknown keys are an error)."""
+    cfg = _load(task_entry(task).env_cfg_class)()
+    for key, value in overrides.items():
+        if not hasattr(cfg, key):
+            raise ValueError(f"task '{task}' has no setting '{key}'")
+        setattr(cfg, key, value)
+    cfg.validate()
+    return cfg
+
+
+def make_env(task: str, **overrides):
+    return _load(task_entry(task).env_class)(make_env_cfg(task, **overrides))
+
+
+def make_agent_cfg(task: str) -> dict:
+    return _load(task_entry(task).agent_cfg)()

@@ -1,0 +1,130 @@
+"""Base of every task: the rsl-rl `VecEnv` step loop, written once against the physics interface.
+
+A task subclass provides `_apply_action`, `_reward_terms`, `_get_dones`, `_reset_idx` and
+`_get_observations`; this class runs them in order each control step:
+
+    action -> task (targets) -> physics (decimation substeps) -> rewards, dones -> resets -> observations
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from dataclasses import dataclass
+
+import torch
+from rsl_rl.env import VecEnv
+from tensordict import TensorDict
+
+from isaac_tasks.physics.interface import PhysicsBackend
+
+
+@dataclass(kw_only=True)
+class BaseEnvCfg:
+    num_envs: int = 256
+    seed: int = 0
+    backend: str = "mujoco"
+    sim_dt: float = 0.01
+    """Physics step in seconds."""
+    decimation: int = 5
+    """Physics steps per control step."""
+    episode_length_s: float = 8.0
+    num_threads: int = 0
+    """Physics threads; 0 uses every CPU core."""
+
+    def validate(self) -> None:
+        if self.num_envs < 1:
+            raise ValueError(f"num_envs must be at least 1, got {self.num_envs}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if self.sim_dt <= 0 or self.decimation < 1 or self.episode_length_s <= 0:
+            raise ValueError("sim_dt and episode_length_s must be positive and decimation at least 1")
+        if self.num_threads < 0:
+            raise ValueError(f"num_threads must be non-negative, got {self.num_threads}")
+
+
+class BaseEnv(VecEnv):
+    cfg: BaseEnvCfg
+
+    def __init__(self, cfg: BaseEnvCfg, physics: PhysicsBackend):
+        self.cfg = cfg
+        self.physics = physics
+        self.num_envs = physics.num_envs
+        self.device = physics.device
+        self.step_dt = cfg.sim_dt * cfg.decimation
+        self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
+        self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.diverged_resets = 0
+        """Environments reset because their physics state went bad, since construction."""
+        self.extras: dict = {}
+        self._episode_sums: dict[str, torch.Tensor] = {}
+
+    # --- task hooks ---------------------------------------------------------------------------
+    @abstractmethod
+    def _apply_action(self, actions: torch.Tensor) -> None:
+        """Turn policy actions into physics commands for the coming control step."""
+
+    @abstractmethod
+    def _reward_terms(self) -> dict[str, torch.Tensor]:
+        """Weighted reward terms (N,) by name; the reward is their sum."""
+
+    @abstractmethod
+    def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(terminated, time_out) masks."""
+
+    @abstractmethod
+    def _reset_idx(self, env_ids: torch.Tensor) -> None:
+        """Sample new episodes for env_ids and write them to the physics backend."""
+
+    @abstractmethod
+    def _get_observations(self) -> TensorDict:
+        """Observation groups of the current state."""
+
+    def _episode_log(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Task metrics of the episodes ending in env_ids, logged under their keys."""
+        return {}
+
+    # --- VecEnv -------------------------------------------------------------------------------
+    def get_observations(self) -> TensorDict:
+        return self._get_observations()
+
+    def reset(self) -> TensorDict:
+        self._reset_idx(torch.arange(self.num_envs, device=self.device))
+        return self.get_observations()
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        self._apply_action(actions.to(self.device))
+        diverged = self.physics.step(self.cfg.decimation).to(self.device)
+        self.episode_length_buf += 1
+
+        terms = self._reward_terms()
+        reward = torch.stack(list(terms.values())).sum(dim=0)
+        for name, value in terms.items():
+            self._episode_sums.setdefault(name, torch.zeros_like(value))
+            self._episode_sums[name] += value
+        terminated, time_out = self._get_dones()
+        # A diverged environment ends its episode as a failure, without reward for the bad step.
+        terminated = (terminated | diverged) & ~time_out
+        time_out = time_out & ~diverged
+        reward = torch.where(diverged, torch.zeros_like(reward), torch.nan_to_num(reward))
+        dones = terminated | time_out
+
+        self.extras = {"time_outs": time_out, "log": {}}
+        reset_ids = dones.nonzero(as_tuple=False).squeeze(-1)
+        if len(reset_ids) > 0:
+            self.diverged_resets += int(diverged.sum())
+            self.extras["log"] = self._log_episodes(reset_ids)
+            self.extras["log"]["Metrics/diverged_resets"] = float(diverged.sum())
+            self._reset_idx(reset_ids)
+        return self._get_observations(), reward, dones, self.extras
+
+    def _log_episodes(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor | float]:
+        log: dict[str, torch.Tensor | float] = {}
+        episode_s = self.episode_length_buf[env_ids].float() * self.step_dt
+        for name, sums in self._episode_sums.items():
+            # Mean reward per second of episode, as Isaac Lab logs it.
+            log[f"Episode_Reward/{name}"] = sums[env_ids] / episode_s.clamp_min(self.step_dt)
+            sums[env_ids] = 0.0
+        log.update(self._episode_log(env_ids))
+        return log

@@ -1,0 +1,1 @@
+"""LEAP hand on a Franka arm: grasping and lifting (paper 000)."""

@@ -1,0 +1,62 @@
+"""Action spaces of the grasping task: how a policy output becomes an arm and a finger command.
+
+Every action space maps (N, num_actions) policy outputs to a normalized 6D arm delta pose in [-1, 1]
+(scaled by the task's per-step limits) and absolute finger joint targets. The tabula-rasa spaces of
+SPEC section 2 live here; latent and residual spaces register themselves in `ACTION_SPACES` too.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from isaac_tasks.leap_grasp.leap_grasp_env import LeapGraspEnv
+
+NUM_ARM_ACTIONS = 6
+NUM_FINGER_JOINTS = 16
+
+
+class ActionSpace(ABC):
+    num_actions: int
+
+    def __init__(self, env: LeapGraspEnv):
+        self.env = env
+
+    @abstractmethod
+    def __call__(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(arm delta pose in [-1, 1] (N, 6), finger joint targets (N, 16))."""
+
+    def reset(self, env_ids: torch.Tensor) -> None:
+        """Clear per-episode state of env_ids."""
+
+
+class AbsoluteJointPose(ActionSpace):
+    """6 (delta arm pose) + 16 (absolute finger joints, [-1, 1] mapped onto the joint range)."""
+
+    num_actions = NUM_ARM_ACTIONS + NUM_FINGER_JOINTS
+
+    def __call__(self, actions):
+        actions = actions.clamp(-1.0, 1.0)
+        low, high = self.env.finger_limits.unbind(-1)
+        return actions[:, :NUM_ARM_ACTIONS], low + 0.5 * (actions[:, NUM_ARM_ACTIONS:] + 1.0) * (high - low)
+
+
+class RelativeJointPose(ActionSpace):
+    """6 (delta arm pose) + 16 (finger joint deltas from the last targets, up to finger_delta_limit)."""
+
+    num_actions = NUM_ARM_ACTIONS + NUM_FINGER_JOINTS
+
+    def __call__(self, actions):
+        actions = actions.clamp(-1.0, 1.0)
+        delta = actions[:, NUM_ARM_ACTIONS:] * self.env.cfg.finger_delta_limit
+        low, high = self.env.finger_limits.unbind(-1)
+        return actions[:, :NUM_ARM_ACTIONS], torch.clamp(self.env.finger_targets + delta, low, high)
+
+
+ACTION_SPACES: dict[str, type[ActionSpace]] = {
+    "abs_joint": AbsoluteJointPose,
+    "rel_joint": RelativeJointPose,
+}

@@ -1,0 +1,43 @@
+"""rsl-rl PPO runner configuration of `Leap-Grasp-v0` (the paper gives no PPO figures for it; ours)."""
+
+from __future__ import annotations
+
+
+def ppo_runner_cfg() -> dict:
+    return {
+        "experiment_name": "leap_grasp",
+        "run_name": "",
+        "num_steps_per_env": 24,
+        "max_iterations": 1500,
+        "save_interval": 50,
+        "logger": "tensorboard",
+        "obs_groups": {"actor": ["policy"], "critic": ["policy", "critic"]},
+        "actor": {
+            "class_name": "MLPModel",
+            "hidden_dims": [256, 256, 128],
+            "activation": "elu",
+            "obs_normalization": True,
+            "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": 0.6, "std_type": "log"},
+        },
+        "critic": {
+            "class_name": "MLPModel",
+            "hidden_dims": [256, 256, 128],
+            "activation": "elu",
+            "obs_normalization": True,
+        },
+        "algorithm": {
+            "class_name": "PPO",
+            "num_learning_epochs": 5,
+            "num_mini_batches": 4,
+            "learning_rate": 3.0e-4,
+            "schedule": "adaptive",
+            "desired_kl": 0.01,
+            "gamma": 0.99,
+            "lam": 0.95,
+            "clip_param": 0.2,
+            "entropy_coef": 0.005,
+            "value_loss_coef": 1.0,
+            "use_clipped_value_loss": True,
+            "max_grad_norm": 1.0,
+        },
+    }

@@ -1,0 +1,238 @@
+"""`Leap-Grasp-v0`: a Franka arm with a LEAP hand grasps an object from a table and lifts it.
+
+Arm: 6D delta pose of the palm per step through damped-least-squares differential IK onto the arm's
+position servos. Fingers: joint targets from the chosen action space. Privileged observations; an
+asymmetric critic sees velocities, fingertip geometry, contact forces and the object's physical
+properties as well.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tensordict import TensorDict
+
+from assets.franka_leap import ROBOT_JOINT_NAMES
+from assets.leap_hand import LEAP_FINGERTIP_BODIES, LEAP_FINGERTIP_SITES, LEAP_PALM_BODY
+from assets.objects import object_set
+from isaac_tasks.base_env import BaseEnv
+from isaac_tasks.leap_grasp import rewards
+from isaac_tasks.leap_grasp.action_spaces import ACTION_SPACES, NUM_ARM_ACTIONS
+from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
+from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
+from isaac_tasks.math import quat_from_yaw
+from isaac_tasks.physics import make_backend
+from isaac_tasks.physics.interface import SceneQueries
+
+NUM_ARM_JOINTS = 7
+PALM_SITE = "palm"
+_SHAPE_CODES = {"box": 0, "cylinder": 1, "capsule": 2, "sphere": 3, "ellipsoid": 4}
+
+
+class LeapGraspEnv(BaseEnv):
+    cfg: LeapGraspEnvCfg
+
+    def __init__(self, cfg: LeapGraspEnvCfg):
+        cfg.validate()
+        if cfg.action_space not in ACTION_SPACES:
+            raise ValueError(f"unknown action space '{cfg.action_space}'; available: {', '.join(ACTION_SPACES)}")
+        self.objects = object_set(cfg.object_seed, cfg.grasp_type)
+        variant_of_env = np.arange(cfg.num_envs) % len(self.objects)
+        queries = SceneQueries(
+            joints=ROBOT_JOINT_NAMES,
+            bodies=(OBJECT_BODY,),
+            sites=(PALM_SITE, *LEAP_FINGERTIP_SITES),
+            contact_pairs=(*((tip, OBJECT_BODY) for tip in LEAP_FINGERTIP_BODIES), (LEAP_PALM_BODY, OBJECT_BODY)),
+            free_bodies=(OBJECT_BODY,),
+        )
+        scenes = [grasp_scene(obj) for obj in self.objects]
+        physics = make_backend(cfg.backend, scenes, variant_of_env, queries, cfg.num_threads)
+        super().__init__(cfg, physics)
+
+        n, device = self.num_envs, self.device
+        index = torch.as_tensor(variant_of_env, device=device)
+        self.object_index = index
+        self.object_rest_height = torch.tensor([o.rest_height for o in self.objects], device=device)[index]
+        self.object_is_power = torch.tensor([o.grasp_type == "power" for o in self.objects], device=device)[index]
+        properties = [[o.mass, *o.size, _SHAPE_CODES[o.shape]] for o in self.objects]
+        self.object_properties = torch.tensor(properties, dtype=torch.float32, device=device)[index]
+
+        limits = physics.joint_limits.to(device)
+        self.arm_limits, self.finger_limits = limits[:NUM_ARM_JOINTS], limits[NUM_ARM_JOINTS:]
+        self.action_space = ACTION_SPACES[cfg.action_space](self)
+        self.num_actions = self.action_space.num_actions
+
+        self.actions = torch.zeros(n, self.num_actions, device=device)
+        self.finger_targets = torch.zeros(n, len(self.finger_limits), device=device)
+        self.object_start_pos = torch.zeros(n, 3, device=device)
+        self.target_pos = torch.zeros(n, 3, device=device)
+        self.target_quat = torch.zeros(n, 4, device=device)
+        self.hold_steps = torch.zeros(n, dtype=torch.long, device=device)
+        self.success = torch.zeros(n, dtype=torch.bool, device=device)
+        self.disturbance_timer = torch.zeros(n, dtype=torch.long, device=device)
+        self.reset()
+
+    # --- action -------------------------------------------------------------------------------
+    def _apply_action(self, actions: torch.Tensor) -> None:
+        if actions.shape != (self.num_envs, self.num_actions):
+            raise ValueError(f"expected actions of shape {(self.num_envs, self.num_actions)}, got {tuple(actions.shape)}")
+        self.actions.copy_(actions)
+        arm_command, finger_targets = self.action_space(actions)
+        self.finger_targets.copy_(finger_targets)
+        arm_targets = self._differential_ik(arm_command)
+        self.physics.set_joint_position_target(torch.cat((arm_targets, self.finger_targets), dim=-1))
+        self.physics.set_joint_effort(self._disturbance_torques())
+
+    def _differential_ik(self, arm_command: torch.Tensor) -> torch.Tensor:
+        """Arm joint targets that move the palm by the commanded delta pose (world frame)."""
+        cfg = self.cfg
+        delta = torch.cat(
+            (arm_command[:, :3] * cfg.arm_translation_limit, arm_command[:, 3:NUM_ARM_ACTIONS] * cfg.arm_rotation_limit),
+            dim=-1,
+        )
+        jacobian = self.physics.site_jacobian(PALM_SITE)[:, :, :NUM_ARM_JOINTS].to(self.device)
+        damping = cfg.ik_damping**2 * torch.eye(6, device=self.device)
+        jjt = jacobian @ jacobian.transpose(1, 2) + damping
+        dq = (jacobian.transpose(1, 2) @ torch.linalg.solve(jjt, delta.unsqueeze(-1))).squeeze(-1)
+        q = self.physics.state.joint_pos[:, :NUM_ARM_JOINTS]
+        return torch.clamp(q + dq, self.arm_limits[:, 0], self.arm_limits[:, 1])
+
+    def _disturbance_torques(self) -> torch.Tensor:
+        """Random torques on every joint, applied for one control step every 2 to 5 steps."""
+        cfg = self.cfg
+        self.disturbance_timer -= 1
+        fire = self.disturbance_timer <= 0
+        self.disturbance_timer[fire] = self._random_interval(int(fire.sum()))
+        magnitude = torch.full((len(ROBOT_JOINT_NAMES),), cfg.finger_disturbance_torque, device=self.device)
+        magnitude[:NUM_ARM_JOINTS] = cfg.arm_disturbance_torque
+        noise = 2.0 * torch.rand(self.num_envs, len(magnitude), generator=self.generator, device=self.device) - 1.0
+        return noise * magnitude * fire.unsqueeze(-1)
+
+    def _random_interval(self, count: int) -> torch.Tensor:
+        low, high = self.cfg.disturbance_interval
+        return torch.randint(low, high + 1, (count,), generator=self.generator, device=self.device)
+
+    # --- state, rewards, dones ----------------------------------------------------------------
+    def _task_state(self) -> dict[str, torch.Tensor]:
+        s = self.physics.state
+        object_pos = s.body_pos[:, 0]
+        height = object_pos[:, 2] - self.object_rest_height
+        tip_contact = s.in_contact[:, : len(LEAP_FINGERTIP_BODIES)]
+        thumb = tip_contact[:, -1]
+        opposing = tip_contact[:, :-1].any(dim=-1) | s.in_contact[:, -1]
+        arm_q = s.joint_pos[:, :NUM_ARM_JOINTS]
+        margin = self.cfg.joint_limit_margin
+        feasible = ((arm_q > self.arm_limits[:, 0] + margin) & (arm_q < self.arm_limits[:, 1] - margin)).all(dim=-1)
+        return {
+            "object_pos": object_pos,
+            "height": height,
+            "thumb": thumb,
+            "opposing": opposing,
+            "grasped": thumb & opposing,
+            "feasible": feasible,
+        }
+
+    def _reward_terms(self) -> dict[str, torch.Tensor]:
+        cfg, w, s = self.cfg, self.cfg.rewards, self.physics.state
+        t = self._task_state()
+        holding = (t["height"] >= cfg.success_height) & t["grasped"] & t["feasible"]
+        self.hold_steps.copy_(torch.where(holding, self.hold_steps + 1, torch.zeros_like(self.hold_steps)))
+        self.success.copy_(self.hold_steps >= cfg.success_hold_steps)
+        self._object_pos = t["object_pos"]
+        return {
+            "palm_proximity": w.palm_proximity * rewards.palm_proximity(s.site_pos[:, 0], t["object_pos"]),
+            "fingertip_proximity": w.fingertip_proximity * rewards.fingertip_proximity(s.site_pos[:, 1:], t["object_pos"]),
+            "grasp_contact": w.grasp_contact * rewards.grasp_contact(t["thumb"], t["opposing"]),
+            "lift": w.lift * rewards.lift(t["height"], t["grasped"], cfg.target_lift_height),
+            "target_tracking": w.target_tracking * rewards.target_tracking(t["object_pos"], self.target_pos, t["grasped"]),
+            "success": w.success * self.success.float(),
+            "excessive_lift": w.excessive_lift * rewards.excessive_lift(t["height"], cfg.max_lift_height),
+            "joint_limit": w.joint_limit
+            * rewards.joint_limit(s.joint_pos, self.physics.joint_limits, cfg.soft_joint_limit_fraction),
+        }
+
+    def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
+        fell = self._object_pos[:, 2] < self.cfg.fall_height
+        time_out = self.episode_length_buf >= self.max_episode_length
+        return self.success | fell, time_out
+
+    def _episode_log(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        success = self.success[env_ids].float()
+        power = self.object_is_power[env_ids]
+        log = {"Metrics/success_rate": success}
+        if (~power).any():
+            log["Metrics/success_pinch"] = success[~power]
+        if power.any():
+            log["Metrics/success_power"] = success[power]
+        return log
+
+    # --- reset --------------------------------------------------------------------------------
+    def _reset_idx(self, env_ids: torch.Tensor) -> None:
+        cfg, n, device = self.cfg, len(env_ids), self.device
+
+        def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
+            return low + (high - low) * torch.rand(n, *shape, generator=self.generator, device=device)
+
+        home = torch.tensor(cfg.arm_home_pose, device=device)
+        arm = home + uniform(-cfg.arm_init_noise, cfg.arm_init_noise, NUM_ARM_JOINTS)
+        arm = torch.clamp(arm, self.arm_limits[:, 0] + cfg.joint_limit_margin, self.arm_limits[:, 1] - cfg.joint_limit_margin)
+        fingers = torch.zeros(n, len(self.finger_limits), device=device).clamp(self.finger_limits[:, 0], self.finger_limits[:, 1])
+        joint_pos = torch.cat((arm, fingers), dim=-1)
+
+        object_pos = torch.stack(
+            (uniform(*cfg.object_x_range), uniform(*cfg.object_y_range), self.object_rest_height[env_ids] + 0.001), dim=-1
+        )
+        object_quat = quat_from_yaw(uniform(*cfg.object_yaw_range))
+        self.physics.reset_envs(env_ids, joint_pos, torch.zeros_like(joint_pos), {OBJECT_BODY: (object_pos, object_quat)})
+
+        self.object_start_pos[env_ids] = object_pos
+        self.target_pos[env_ids] = object_pos + torch.tensor([0.0, 0.0, cfg.target_lift_height], device=device)
+        self.target_quat[env_ids] = object_quat
+        self.finger_targets[env_ids] = fingers
+        self.actions[env_ids] = 0.0
+        self.hold_steps[env_ids] = 0
+        self.success[env_ids] = False
+        self.episode_length_buf[env_ids] = 0
+        self.disturbance_timer[env_ids] = self._random_interval(n)
+        self.action_space.reset(env_ids)
+
+    # --- observations -------------------------------------------------------------------------
+    def _get_observations(self) -> TensorDict:
+        s = self.physics.state
+        limits = self.physics.joint_limits
+        joint_pos = 2.0 * (s.joint_pos - limits[:, 0]) / (limits[:, 1] - limits[:, 0]) - 1.0
+        low, high = self.finger_limits.unbind(-1)
+        finger_targets = 2.0 * (self.finger_targets - low) / (high - low) - 1.0
+        palm_pos, palm_quat = s.site_pos[:, 0], s.site_quat[:, 0]
+        object_pos, object_quat = s.body_pos[:, 0], s.body_quat[:, 0]
+        tip_contact = s.in_contact[:, : len(LEAP_FINGERTIP_BODIES)].float()
+        policy = torch.cat(
+            (
+                joint_pos,
+                0.1 * s.joint_vel,
+                palm_pos,
+                palm_quat,
+                object_pos,
+                object_quat,
+                object_pos - palm_pos,
+                self.target_pos,
+                self.target_quat,
+                tip_contact,
+                self.actions,
+                finger_targets,
+            ),
+            dim=-1,
+        )
+        fingertips_to_object = (s.site_pos[:, 1:] - object_pos.unsqueeze(1)).flatten(1)
+        critic = torch.cat(
+            (
+                s.body_lin_vel[:, 0],
+                s.body_ang_vel[:, 0],
+                fingertips_to_object,
+                s.contact_force.clamp(max=20.0) / 20.0,
+                self.object_properties,
+                self.object_is_power.float().unsqueeze(-1),
+            ),
+            dim=-1,
+        )
+        return TensorDict({"policy": policy, "critic": critic}, batch_size=[self.num_envs], device=self.device)

@@ -1,0 +1,86 @@
+"""Every number of `Leap-Grasp-v0` (SPEC section 1; paper 000, Sec. 6.1 and A.2.1).
+
+Where the paper is silent (physics rate, reward shaping, ranges) the choice is ours and documented in
+docs/decisions.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from isaac_tasks.base_env import BaseEnvCfg
+
+
+@dataclass(kw_only=True)
+class RewardWeights:
+    # stage 1: finger-object proximity
+    palm_proximity: float = 1.0
+    fingertip_proximity: float = 1.0
+    # stage 2: stable fingertip-palm contact
+    grasp_contact: float = 2.0
+    # stage 3: lifting to the target height
+    lift: float = 10.0
+    target_tracking: float = 5.0
+    success: float = 50.0
+    # penalties
+    excessive_lift: float = -20.0
+    joint_limit: float = -1.0
+
+
+@dataclass(kw_only=True)
+class LeapGraspEnvCfg(BaseEnvCfg):
+    sim_dt: float = 0.01
+    decimation: int = 5  # 20 Hz control
+    episode_length_s: float = 8.0
+
+    # action: 6D delta end-effector pose (per step) + 16 finger joints
+    action_space: str = "rel_joint"
+    arm_translation_limit: float = 0.03  # m per step
+    arm_rotation_limit: float = 0.1  # rad per step
+    finger_delta_limit: float = 0.1  # rad per step, relative joint pose
+    ik_damping: float = 0.05  # damped least squares lambda
+
+    # objects
+    grasp_type: str = "all"  # "pinch", "power" or "all"
+    object_seed: int = 0
+    object_x_range: tuple[float, float] = (0.45, 0.6)  # m, in the robot base frame
+    object_y_range: tuple[float, float] = (-0.12, 0.12)
+    object_yaw_range: tuple[float, float] = (-3.14159, 3.14159)
+
+    # arm initialization: a pre-grasp home pose plus uniform noise on every arm joint
+    arm_home_pose: tuple[float, ...] = (0.0, 0.1, 0.0, -2.2, 0.0, 2.3, 0.785)
+    arm_init_noise: float = 0.15  # rad
+
+    # external disturbances on every joint, every 2 to 5 control steps
+    disturbance_interval: tuple[int, int] = (2, 5)
+    arm_disturbance_torque: float = 2.0  # Nm, uniform in [-x, x]
+    finger_disturbance_torque: float = 0.05  # Nm
+
+    # success and termination
+    success_height: float = 0.20  # m above the resting height
+    target_lift_height: float = 0.25  # m, the target object pose
+    max_lift_height: float = 0.40  # m, above which lifting is penalized
+    success_hold_steps: int = 5  # consecutive control steps held above success_height
+    joint_limit_margin: float = 0.05  # rad; an arm closer than this to a limit is infeasible
+    soft_joint_limit_fraction: float = 0.95  # penalize beyond this fraction of each joint range
+    fall_height: float = -0.05  # m; an object below the table top has fallen off
+
+    rewards: RewardWeights = field(default_factory=RewardWeights)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.grasp_type not in ("pinch", "power", "all"):
+            raise ValueError(f"grasp_type must be 'pinch', 'power' or 'all', got '{self.grasp_type}'")
+        for name in ("object_x_range", "object_y_range", "object_yaw_range", "disturbance_interval"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"{name} must be (low, high) with low <= high, got {(low, high)}")
+        if self.disturbance_interval[0] < 1:
+            raise ValueError("disturbance_interval must be at least one step")
+        for name in ("arm_disturbance_torque", "finger_disturbance_torque", "arm_init_noise"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
+        if not 0 < self.success_height <= self.target_lift_height < self.max_lift_height:
+            raise ValueError("need 0 < success_height <= target_lift_height < max_lift_height")
+        if len(self.arm_home_pose) != 7:
+            raise ValueError("arm_home_pose needs 7 joint angles")

@@ -1,0 +1,49 @@
+"""The grasping scene: Franka + LEAP at the origin, a table in front, one object per environment."""
+
+from __future__ import annotations
+
+import mujoco
+
+from assets.franka_leap import franka_leap_spec
+from assets.objects import ObjectSpec
+
+OBJECT_BODY = "object"
+# The table top is at z = 0, level with the robot base, and reaches under the robot so that an object
+# pushed back towards the base stays on it.
+TABLE_HALF_SIZE = (0.65, 0.6, 0.02)  # m
+TABLE_CENTER = (0.35, 0.0, -0.02)
+
+_SHAPES = {
+    "box": mujoco.mjtGeom.mjGEOM_BOX,
+    "cylinder": mujoco.mjtGeom.mjGEOM_CYLINDER,
+    "capsule": mujoco.mjtGeom.mjGEOM_CAPSULE,
+    "sphere": mujoco.mjtGeom.mjGEOM_SPHERE,
+    "ellipsoid": mujoco.mjtGeom.mjGEOM_ELLIPSOID,
+}
+
+
+def grasp_scene(obj: ObjectSpec) -> mujoco.MjSpec:
+    """Robot, table and `obj` resting on the table in front of the robot."""
+    spec = franka_leap_spec()
+    spec.worldbody.add_geom(
+        name="table",
+        type=mujoco.mjtGeom.mjGEOM_BOX,
+        size=TABLE_HALF_SIZE,
+        pos=TABLE_CENTER,
+        contype=1,
+        conaffinity=1,
+        friction=[1.0, 0.005, 0.0001],
+    )
+    body = spec.worldbody.add_body(name=OBJECT_BODY, pos=[0.5, 0.0, obj.rest_height])
+    body.add_freejoint(name="object_root")
+    body.add_geom(
+        name="object_geom",
+        type=_SHAPES[obj.shape],
+        size=obj.size,
+        mass=obj.mass,
+        friction=[obj.friction, 0.005, 0.0001],
+        condim=4,
+        contype=1,
+        conaffinity=1,
+    )
+    return spec

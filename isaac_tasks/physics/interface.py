@@ -1,0 +1,127 @@
+"""The narrow physics interface every task is written against.
+
+A backend simulates `num_envs` copies of one scene and exposes the quantities a task declared up front
+(`SceneQueries`) as batched torch tensors on `device`. Quaternions are (w, x, y, z); poses, velocities,
+forces and wrenches are in the world frame; joint quantities follow the order of `SceneQueries.joints`.
+
+Object variants (one object shape per environment, as Isaac Lab's multi-asset spawner does) are chosen
+when the backend is built; everything else (states, targets, physical parameters) can change at any time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass(frozen=True)
+class SceneQueries:
+    """What a task reads and commands, declared before the backend is built."""
+
+    joints: tuple[str, ...]
+    """Joints whose positions/velocities are read and whose position targets and torques are commanded."""
+    bodies: tuple[str, ...] = ()
+    """Bodies whose poses and velocities are read and on which wrenches may be applied."""
+    sites: tuple[str, ...] = ()
+    """Frames attached to bodies (fingertips, palm) whose poses are read; Jacobians are taken at sites."""
+    contact_pairs: tuple[tuple[str, str], ...] = ()
+    """(body, body) pairs whose contact state and net contact force are read."""
+    free_bodies: tuple[str, ...] = ()
+    """Bodies with a free root joint whose pose and velocity a task may write (objects)."""
+
+
+@dataclass
+class PhysicsState:
+    """Snapshot of the declared quantities after the last step or reset."""
+
+    joint_pos: torch.Tensor  # (N, J)
+    joint_vel: torch.Tensor  # (N, J)
+    body_pos: torch.Tensor  # (N, B, 3)
+    body_quat: torch.Tensor  # (N, B, 4)
+    body_lin_vel: torch.Tensor  # (N, B, 3) at the body origin
+    body_ang_vel: torch.Tensor  # (N, B, 3)
+    site_pos: torch.Tensor  # (N, S, 3)
+    site_quat: torch.Tensor  # (N, S, 4)
+    contact_force: torch.Tensor  # (N, P) magnitude of the net contact force of each pair, 0 when apart
+    in_contact: torch.Tensor  # (N, P) bool
+
+
+@dataclass
+class BackendInfo:
+    name: str
+    physics_dt: float
+    num_threads: int
+    extra: dict = field(default_factory=dict)
+
+
+class PhysicsBackend(ABC):
+    """Batched simulation of one scene; see the module docstring for conventions."""
+
+    num_envs: int
+    device: torch.device
+    queries: SceneQueries
+    state: PhysicsState
+    joint_limits: torch.Tensor
+    """(J, 2) lower and upper position limits of the declared joints."""
+
+    @property
+    @abstractmethod
+    def info(self) -> BackendInfo: ...
+
+    @abstractmethod
+    def step(self, num_substeps: int) -> torch.Tensor:
+        """Advance all environments by `num_substeps` physics steps, holding the current commands.
+
+        Refreshes `state` and returns an (N,) bool mask of environments whose state diverged (non-finite
+        or rejected by the engine); their state is undefined until they are reset.
+        """
+
+    @abstractmethod
+    def reset_envs(
+        self,
+        env_ids: torch.Tensor,
+        joint_pos: torch.Tensor,
+        joint_vel: torch.Tensor,
+        root_poses: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    ) -> None:
+        """Write joint states and free-body poses (pos, quat) of `env_ids`, zero their velocities,
+        external forces and solver history, set position targets to `joint_pos`, and refresh `state`."""
+
+    @abstractmethod
+    def set_joint_position_target(self, targets: torch.Tensor) -> None:
+        """(N, J) position targets of the declared joints' servos."""
+
+    @abstractmethod
+    def set_joint_effort(self, torques: torch.Tensor) -> None:
+        """(N, J) external torques added on the declared joints until changed."""
+
+    @abstractmethod
+    def set_body_wrench(self, forces: torch.Tensor, torques: torch.Tensor) -> None:
+        """(N, B, 3) world-frame forces and torques at the declared bodies' centres of mass."""
+
+    @abstractmethod
+    def site_jacobian(self, site: str) -> torch.Tensor:
+        """(N, 6, J) linear and angular Jacobian of a declared site w.r.t. the declared joints."""
+
+    # Per-environment physical parameters (domain randomization).
+    @abstractmethod
+    def set_friction(self, env_ids: torch.Tensor, body: str, friction: torch.Tensor) -> None:
+        """Sliding friction coefficient (n,) of every collision shape of `body`."""
+
+    @abstractmethod
+    def set_mass(self, env_ids: torch.Tensor, body: str, mass: torch.Tensor) -> None:
+        """Mass (n,) of `body`; its inertia is scaled with it."""
+
+    @abstractmethod
+    def set_joint_gains(self, env_ids: torch.Tensor, stiffness: torch.Tensor, damping: torch.Tensor) -> None:
+        """(n, J) position-servo stiffness and damping of the declared joints."""
+
+    @abstractmethod
+    def set_gravity(self, env_ids: torch.Tensor, gravity: torch.Tensor) -> None:
+        """(n, 3) gravity vector."""
+
+    @abstractmethod
+    def default_joint_gains(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(J,) nominal servo stiffness and damping, the reference for randomization."""

@@ -1,0 +1,266 @@
+"""CPU backend: MuJoCo, all environments stepped in C on a thread pool (`mujoco.batch.Batch`).
+
+Each environment is one simulation of a persistent batch. After a control step the batch computes the
+position and velocity stages at the new state, so poses and velocities are current; contact forces are
+those of the last substep's constraint solve. Object variants are compiled models of the same layout;
+the model fields in which they differ become per-environment fields of the batch.
+"""
+
+from __future__ import annotations
+
+import os
+
+import mujoco
+import numpy as np
+import torch
+from mujoco import batch as mjbatch
+
+from isaac_tasks.math import quat_from_matrix
+from isaac_tasks.physics.interface import BackendInfo, PhysicsBackend, PhysicsState, SceneQueries
+
+_UNSTABLE_WARNINGS = [
+    int(mujoco.mjtWarning.mjWARN_BADQPOS),
+    int(mujoco.mjtWarning.mjWARN_BADQVEL),
+    int(mujoco.mjtWarning.mjWARN_BADQACC),
+]
+
+
+def _name_id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
+    idx = mujoco.mj_name2id(model, kind, name)
+    if idx < 0:
+        raise ValueError(f"scene has no {kind.name.removeprefix('mjOBJ_').lower()} named '{name}'")
+    return idx
+
+
+def contact_sensor_name(body_a: str, body_b: str) -> str:
+    return f"contact:{body_a}:{body_b}"
+
+
+def _add_contact_sensors(spec: mujoco.MjSpec, pairs: tuple[tuple[str, str], ...]) -> None:
+    data_bits = (1 << int(mujoco.mjtConDataField.mjCONDATA_FOUND)) | (1 << int(mujoco.mjtConDataField.mjCONDATA_FORCE))
+    for body_a, body_b in pairs:
+        sensor = spec.add_sensor(
+            name=contact_sensor_name(body_a, body_b),
+            type=mujoco.mjtSensor.mjSENS_CONTACT,
+            objtype=mujoco.mjtObj.mjOBJ_BODY,
+            objname=body_a,
+            reftype=mujoco.mjtObj.mjOBJ_BODY,
+            refname=body_b,
+        )
+        sensor.intprm[0] = data_bits
+        sensor.intprm[1] = 3  # reduce: net force over all contacts of the pair
+        sensor.intprm[2] = 1  # one (reduced) contact reported
+
+
+class MujocoBackend(PhysicsBackend):
+    def __init__(
+        self,
+        variants: list[mujoco.MjSpec],
+        variant_of_env: np.ndarray,
+        queries: SceneQueries,
+        num_threads: int | None = None,
+    ):
+        self.num_envs = len(variant_of_env)
+        if self.num_envs < 1:
+            raise ValueError("num_envs must be at least 1")
+        self.device = torch.device("cpu")
+        self.queries = queries
+        models = []
+        for spec in variants:
+            spec = spec.copy()
+            _add_contact_sensors(spec, queries.contact_pairs)
+            models.append(spec.compile())
+        self.model = models[0]
+        self._num_threads = num_threads or os.cpu_count() or 1
+        self.batch = mjbatch.Batch(self.model, self.num_envs, nthread=self._num_threads, persistent=True)
+        self._apply_variants(models, np.asarray(variant_of_env))
+        self._index(queries)
+        self._bind()
+        self.batch.forward()
+        self._warnings = self._warning_counts()
+        self.refresh()
+
+    # --- construction -------------------------------------------------------------------------
+    def _apply_variants(self, models: list[mujoco.MjModel], variant_of_env: np.ndarray) -> None:
+        layout = ("nq", "nv", "nu", "nbody", "njnt", "ngeom", "nsite", "nsensordata")
+        for m in models[1:]:
+            for size in layout:
+                if getattr(m, size) != getattr(self.model, size):
+                    raise ValueError(f"object variants must share one layout; '{size}' differs")
+        if len(models) == 1:
+            return
+        for name in sorted(mjbatch.MODEL_FIELDS):
+            if name.startswith("opt."):
+                continue
+            values = [np.asarray(getattr(m, name)) for m in models]
+            if all(np.array_equal(values[0], v) for v in values[1:]):
+                continue
+            self.batch.expand(name)[:] = np.stack(values)[variant_of_env]
+
+    def _index(self, q: SceneQueries) -> None:
+        m = self.model
+        jnt = [_name_id(m, mujoco.mjtObj.mjOBJ_JOINT, n) for n in q.joints]
+        hinge_or_slide = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+        for name, j in zip(q.joints, jnt):
+            if int(m.jnt_type[j]) not in hinge_or_slide:
+                raise ValueError(f"joint '{name}' must be a hinge or slide joint")
+        self._joint = np.array(jnt, dtype=np.int64)
+        self._is_hinge = torch.from_numpy(m.jnt_type[jnt] == int(mujoco.mjtJoint.mjJNT_HINGE))
+        self._qpos_adr = m.jnt_qposadr[jnt]
+        self._dof_adr = m.jnt_dofadr[jnt]
+        self._actuator = np.array([_name_id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, n) for n in q.joints], dtype=np.int64)
+        self._body = np.array([_name_id(m, mujoco.mjtObj.mjOBJ_BODY, n) for n in q.bodies], dtype=np.int64)
+        self._site = np.array([_name_id(m, mujoco.mjtObj.mjOBJ_SITE, n) for n in q.sites], dtype=np.int64)
+        # moves_site[s, j]: joint j is on the kinematic chain of site s
+        moves_site = np.zeros((len(self._site), len(jnt)), dtype=bool)
+        for i, site in enumerate(self._site):
+            body = m.site_bodyid[site]
+            while body > 0:
+                moves_site[i] |= m.jnt_bodyid[jnt] == body
+                body = m.body_parentid[body]
+        self._moves_site = torch.from_numpy(moves_site)
+        self._root_of_body = m.body_rootid[self._body]
+        sensors = [_name_id(m, mujoco.mjtObj.mjOBJ_SENSOR, contact_sensor_name(a, b)) for a, b in q.contact_pairs]
+        self._contact_adr = m.sensor_adr[sensors].astype(np.int64)
+        self._free = {}
+        for name in q.free_bodies:
+            body = _name_id(m, mujoco.mjtObj.mjOBJ_BODY, name)
+            joint = m.body_jntadr[body]
+            if m.body_jntnum[body] != 1 or m.jnt_type[joint] != mujoco.mjtJoint.mjJNT_FREE:
+                raise ValueError(f"body '{name}' has no free joint")
+            self._free[name] = (int(m.jnt_qposadr[joint]), int(m.jnt_dofadr[joint]))
+        self.joint_limits = torch.tensor(m.jnt_range[jnt], dtype=torch.float32)
+        self._nominal_gains = (
+            torch.tensor(m.actuator_gainprm[self._actuator, 0], dtype=torch.float32),
+            torch.tensor(-m.actuator_biasprm[self._actuator, 2], dtype=torch.float32),
+        )
+
+    def _bind(self) -> None:
+        b = self.batch
+        self._qpos, self._qvel, self._ctrl = b.bind("qpos"), b.bind("qvel"), b.bind("ctrl")
+        self._qfrc_applied, self._xfrc_applied = b.bind("qfrc_applied"), b.bind("xfrc_applied")
+        self._warmstart, self._time = b.bind("qacc_warmstart"), b.bind("time")
+        self._xpos, self._xquat, self._cvel = b.bind("xpos"), b.bind("xquat"), b.bind("cvel")
+        self._subtree_com = b.bind("subtree_com")
+        self._site_xpos, self._site_xmat = b.bind("site_xpos"), b.bind("site_xmat")
+        self._xanchor, self._xaxis = b.bind("xanchor"), b.bind("xaxis")
+        self._sensordata = b.bind("sensordata")
+
+    # --- interface ----------------------------------------------------------------------------
+    @property
+    def info(self) -> BackendInfo:
+        return BackendInfo(
+            name="mujoco",
+            physics_dt=float(self.model.opt.timestep),
+            num_threads=self._num_threads,
+            extra={"mujoco_version": mujoco.__version__},
+        )
+
+    def _warning_counts(self) -> np.ndarray:
+        return self.batch.warning[:, _UNSTABLE_WARNINGS, 1].sum(axis=1).copy()
+
+    def step(self, num_substeps: int) -> torch.Tensor:
+        try:
+            self.batch.step(nstep=num_substeps, stage=mujoco.mjtStage.mjSTAGE_VEL)
+        except mjbatch.SimulationError:
+            pass  # the failed simulations are flagged in `status` and reported below
+        warnings = self._warning_counts()
+        diverged = (self.batch.status != 0) | (warnings > self._warnings)
+        diverged |= ~np.isfinite(self._qpos).all(axis=1) | ~np.isfinite(self._qvel).all(axis=1)
+        self._warnings = warnings
+        self.refresh()
+        return torch.from_numpy(diverged)
+
+    def reset_envs(self, env_ids, joint_pos, joint_vel, root_poses) -> None:
+        ids = env_ids.cpu().numpy()
+        rows = ids[:, None]
+        self._qpos[rows, self._qpos_adr] = joint_pos.cpu().numpy()
+        self._qvel[rows, self._dof_adr] = joint_vel.cpu().numpy()
+        self._ctrl[rows, self._actuator] = joint_pos.cpu().numpy()
+        for name, (pos, quat) in root_poses.items():
+            qadr, dadr = self._free[name]
+            self._qpos[ids, qadr : qadr + 3] = pos.cpu().numpy()
+            self._qpos[ids, qadr + 3 : qadr + 7] = quat.cpu().numpy()
+            self._qvel[ids, dadr : dadr + 6] = 0.0
+        self._warmstart[ids] = 0.0
+        self._qfrc_applied[ids] = 0.0
+        self._xfrc_applied[ids] = 0.0
+        self._time[ids] = 0.0
+        self.batch.forward(ids)
+        self.refresh()
+
+    def set_joint_position_target(self, targets: torch.Tensor) -> None:
+        self._ctrl[:, self._actuator] = targets.cpu().numpy()
+
+    def set_joint_effort(self, torques: torch.Tensor) -> None:
+        self._qfrc_applied[:, self._dof_adr] = torques.cpu().numpy()
+
+    def set_body_wrench(self, forces: torch.Tensor, torques: torch.Tensor) -> None:
+        self._xfrc_applied[:, self._body, :3] = forces.cpu().numpy()
+        self._xfrc_applied[:, self._body, 3:] = torques.cpu().numpy()
+
+    def site_jacobian(self, site: str) -> torch.Tensor:
+        # Analytic for hinge and slide joints, from the world-frame joint axes and anchors that the
+        # last step left current (a call into the engine here would discard its computed stages).
+        index = self.queries.sites.index(site)
+        axis = torch.from_numpy(self._xaxis[:, self._joint]).float()
+        anchor = torch.from_numpy(self._xanchor[:, self._joint]).float()
+        lever = self.state.site_pos[:, index].unsqueeze(1) - anchor
+        hinge = self._is_hinge.unsqueeze(-1)
+        linear = torch.where(hinge, torch.cross(axis, lever, dim=-1), axis)
+        angular = torch.where(hinge, axis, torch.zeros_like(axis))
+        mask = self._moves_site[index].unsqueeze(-1).float()
+        return torch.cat((linear * mask, angular * mask), dim=-1).transpose(1, 2)
+
+    def set_friction(self, env_ids, body, friction) -> None:
+        body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
+        geoms = np.flatnonzero(self.model.geom_bodyid == body_id)
+        values = self.batch.expand("geom_friction")
+        values[env_ids.cpu().numpy()[:, None], geoms, 0] = friction.cpu().numpy()[:, None]
+
+    def set_mass(self, env_ids, body, mass) -> None:
+        ids = env_ids.cpu().numpy()
+        body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
+        masses, inertias = self.batch.expand("body_mass"), self.batch.expand("body_inertia")
+        ratio = mass.cpu().numpy().astype(np.float64) / masses[ids, body_id]
+        masses[ids, body_id] *= ratio
+        inertias[ids, body_id] *= ratio[:, None]
+        self.batch.set_const(ids)
+
+    def set_joint_gains(self, env_ids, stiffness, damping) -> None:
+        rows = env_ids.cpu().numpy()[:, None]
+        gain, bias = self.batch.expand("actuator_gainprm"), self.batch.expand("actuator_biasprm")
+        gain[rows, self._actuator, 0] = stiffness.cpu().numpy()
+        bias[rows, self._actuator, 1] = -stiffness.cpu().numpy()
+        bias[rows, self._actuator, 2] = -damping.cpu().numpy()
+
+    def set_gravity(self, env_ids, gravity) -> None:
+        self.batch.expand("opt.gravity")[env_ids.cpu().numpy()] = gravity.cpu().numpy()
+
+    def default_joint_gains(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._nominal_gains
+
+    # --- state --------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        def t(a: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a)).float()
+
+        xpos = self._xpos[:, self._body]
+        cvel = self._cvel[:, self._body]  # (angular, linear) at the subtree centre of mass
+        offset = xpos - self._subtree_com[:, self._root_of_body]
+        lin_vel = cvel[..., 3:] + np.cross(cvel[..., :3], offset)
+        force = self._sensordata[:, self._contact_adr[:, None] + np.arange(1, 4)]
+        found = self._sensordata[:, self._contact_adr] > 0
+        n = self.num_envs
+        self.state = PhysicsState(
+            joint_pos=t(self._qpos[:, self._qpos_adr]),
+            joint_vel=t(self._qvel[:, self._dof_adr]),
+            body_pos=t(xpos),
+            body_quat=t(self._xquat[:, self._body]),
+            body_lin_vel=t(lin_vel),
+            body_ang_vel=t(cvel[..., :3]),
+            site_pos=t(self._site_xpos[:, self._site]),
+            site_quat=quat_from_matrix(t(self._site_xmat[:, self._site]).reshape(n, len(self._site), 3, 3)),
+            contact_force=t(np.linalg.norm(force, axis=-1) * found),
+            in_contact=torch.from_numpy(found.copy()),
+        )

@@ -1,0 +1,111 @@
+"""Leap-Grasp-v0: resets, reward terms, success detection and stability on the real physics."""
+
+import dataclasses
+
+import torch
+
+from isaac_tasks import make_env, make_env_cfg
+from isaac_tasks.leap_grasp import rewards
+from isaac_tasks.leap_grasp.action_spaces import ACTION_SPACES
+
+
+def test_reset_distributions_within_ranges(grasp_env):
+    env, cfg = grasp_env, grasp_env.cfg
+    env.reset()
+    s = env.physics.state
+    obj = s.body_pos[:, 0]
+    assert ((obj[:, 0] >= cfg.object_x_range[0]) & (obj[:, 0] <= cfg.object_x_range[1])).all()
+    assert ((obj[:, 1] >= cfg.object_y_range[0]) & (obj[:, 1] <= cfg.object_y_range[1])).all()
+    torch.testing.assert_close(obj[:, 2], env.object_rest_height + 0.001)
+    arm = s.joint_pos[:, :7]
+    home = torch.tensor(cfg.arm_home_pose)
+    assert ((arm - home).abs() <= cfg.arm_init_noise + 1e-5).all()
+    assert arm.std(dim=0).min() > 0.02  # really random
+    torch.testing.assert_close(env.target_pos[:, 2], obj[:, 2] + cfg.target_lift_height)
+    low, high = cfg.disturbance_interval
+    assert ((env.disturbance_timer >= low) & (env.disturbance_timer <= high)).all()
+
+
+def test_reward_terms_sign_on_constructed_states():
+    obj = torch.zeros(2, 3)
+    near, far = torch.tensor([0.0, 0.0, 0.03]), torch.tensor([0.0, 0.0, 0.3])
+    assert (rewards.palm_proximity(torch.stack((near, far)), obj).diff() < 0).all()
+    tips = torch.stack((near.expand(4, 3), far.expand(4, 3)))
+    assert (rewards.fingertip_proximity(tips, obj).diff() < 0).all()
+    yes, no = torch.tensor([True, False]), torch.tensor([False, False])
+    assert rewards.grasp_contact(yes, yes).tolist() == [1.0, 0.0]
+    assert rewards.grasp_contact(torch.tensor([True]), torch.tensor([False])).item() == 0.5
+    heights = torch.tensor([0.1, 0.1, 0.3])
+    lift = rewards.lift(heights, torch.tensor([True, False, True]), 0.25)
+    torch.testing.assert_close(lift, torch.tensor([0.4, 0.0, 1.0]))
+    torch.testing.assert_close(rewards.excessive_lift(torch.tensor([0.3, 0.5]), 0.4), torch.tensor([0.0, 0.1]))
+    limits = torch.tensor([[-1.0, 1.0]])
+    assert rewards.joint_limit(torch.tensor([[0.0], [0.99]]), limits, 0.9)[0] == 0
+    assert rewards.joint_limit(torch.tensor([[0.99]]), limits, 0.9)[0] > 0
+    w = make_env_cfg("Leap-Grasp-v0").rewards
+    for name, weight in dataclasses.asdict(w).items():
+        assert (weight < 0) == (name in ("excessive_lift", "joint_limit")), name
+
+
+def _force_state(env, height, grasped):
+    """Overwrite the physics snapshot: object at `height` above rest, in or out of the grasp."""
+    s = env.physics.state
+    s.body_pos[:, 0, 2] = env.object_rest_height + height
+    s.in_contact[:] = grasped
+    s.joint_pos[:, :7] = torch.tensor(env.cfg.arm_home_pose)
+
+
+def test_success_for_a_held_lift_and_not_for_a_drop(grasp_env):
+    env = grasp_env
+    env.reset()
+    hold = env.cfg.success_hold_steps
+    for _ in range(hold - 1):
+        _force_state(env, 0.22, True)
+        env._reward_terms()
+    assert not env.success.any()
+    _force_state(env, 0.22, True)
+    terms = env._reward_terms()
+    assert env.success.all() and (terms["success"] > 0).all()
+    assert env._get_dones()[0].all()
+
+    env.reset()
+    for height, grasped in [(0.22, True)] * (hold - 2) + [(0.22, False), (0.02, False)] + [(0.22, True)] * 2:
+        _force_state(env, height, grasped)
+        env._reward_terms()
+    assert not env.success.any()  # dropped before holding long enough
+    _force_state(env, 0.22, True)
+    env._reward_terms()
+    assert not env.success.any()
+
+
+def test_infeasible_arm_pose_is_no_success(grasp_env):
+    env = grasp_env
+    env.reset()
+    for _ in range(env.cfg.success_hold_steps + 1):
+        _force_state(env, 0.3, True)
+        env.physics.state.joint_pos[:, 3] = env.arm_limits[3, 1]  # elbow at its limit
+        env._reward_terms()
+    assert not env.success.any()
+
+
+def test_action_spaces_give_valid_finger_targets(grasp_env):
+    env = grasp_env
+    for name, space_class in ACTION_SPACES.items():
+        space = space_class(env)
+        assert space.num_actions == 22, name
+        arm, fingers = space(10 * torch.randn(env.num_envs, space.num_actions))
+        assert arm.abs().max() <= 1.0
+        assert (fingers >= env.finger_limits[:, 0] - 1e-6).all() and (fingers <= env.finger_limits[:, 1] + 1e-6).all()
+
+
+def test_stable_under_random_actions():
+    env = make_env("Leap-Grasp-v0", num_envs=16, seed=1, arm_disturbance_torque=5.0)
+    generator = torch.Generator().manual_seed(0)
+    episodes = 0
+    for _ in range(2000):
+        obs, reward, dones, _ = env.step(2 * torch.rand(16, env.num_actions, generator=generator) - 1)
+        assert torch.isfinite(reward).all()
+        episodes += int(dones.sum())
+    assert all(torch.isfinite(v).all() for v in obs.values())
+    assert episodes >= 16 * (2000 // env.max_episode_length)  # every episode ends, by time-out at the latest
+    assert env.diverged_resets == 0

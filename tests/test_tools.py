@@ -1,0 +1,105 @@
+"""The command-line tools end to end: real rsl-rl training, resume, evaluation, export, bad input."""
+
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TASK = ["--task", "Leap-Grasp-v0"]
+
+
+def tool(name, *args, cwd):
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", name), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("train")
+    result = tool("train.py", *TASK, "--num_envs", "8", "--max_iterations", "2", "--headless", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    (run,) = glob.glob(str(cwd / "logs/rsl_rl/leap_grasp/*"))
+    return cwd, run
+
+
+def test_training_writes_checkpoints_logs_and_config(trained_run):
+    _, run = trained_run
+    for name in ("model_0.pt", "model_1.pt", "params/env.json", "params/agent.json"):
+        assert os.path.isfile(os.path.join(run, name)), name
+    assert glob.glob(os.path.join(run, "events.out.tfevents.*"))
+    checkpoint = torch.load(os.path.join(run, "model_1.pt"), weights_only=True)
+    assert checkpoint["iter"] == 1 and checkpoint["infos"]["task"] == "Leap-Grasp-v0"
+    assert not glob.glob(os.path.join(run, ".tmp_*"))  # atomic writes leave no temporaries
+
+
+def test_resume_continues_the_run(trained_run):
+    cwd, run = trained_run
+    result = tool("train.py", *TASK, "--num_envs", "8", "--max_iterations", "3", "--resume", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert "Resuming from" in result.stdout and "iteration 2" in result.stdout
+    assert torch.load(os.path.join(run, "model_2.pt"), weights_only=True)["iter"] == 2
+    assert len(glob.glob(str(cwd / "logs/rsl_rl/leap_grasp/*"))) == 1
+
+
+def test_play_evaluates_and_exports_matching_policies(trained_run):
+    import onnxruntime
+
+    from agents.ppo_runner import PPORunner
+    from isaac_tasks import make_agent_cfg, make_env
+
+    cwd, run = trained_run
+    checkpoint = os.path.join(run, "model_1.pt")
+    result = tool("play.py", *TASK, "--checkpoint", checkpoint, "--num_envs", "8", "--episodes", "10", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert "Metrics/success_rate:" in result.stdout
+    env = make_env("Leap-Grasp-v0", num_envs=4)
+    runner = PPORunner(env, make_agent_cfg("Leap-Grasp-v0"), task="Leap-Grasp-v0")
+    runner.load(checkpoint)
+    obs = env.get_observations()
+    expected = runner.get_inference_policy()(obs).detach()
+    jit = torch.jit.load(os.path.join(run, "exported", "policy.pt"))
+    torch.testing.assert_close(jit(obs["policy"]), expected, atol=1e-5, rtol=1e-5)
+    session = onnxruntime.InferenceSession(os.path.join(run, "exported", "policy.onnx"))
+    name = session.get_inputs()[0].name
+    for row in range(len(expected)):  # rsl-rl exports a batch of one
+        (onnx_out,) = session.run(None, {name: obs["policy"][row : row + 1].numpy()})
+        np.testing.assert_allclose(onnx_out[0], expected[row].numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--task", "Leap-Lift-v9"], "valid tasks: Leap-Grasp-v0"),
+        ([*TASK, "--num_envs", "0"], "must be a positive integer"),
+        ([*TASK, "--seed", "-1"], "must be a non-negative integer"),
+        ([*TASK, "--resume", "nowhere/model_3.pt"], "no checkpoint file or run folder"),
+        ([*TASK, "--resume"], "no earlier run"),
+        ([*TASK, "--action_space", "telepathy"], "unknown action space"),
+    ],
+)
+def test_train_rejects_bad_input_cleanly(tmp_path, args, message):
+    result = tool("train.py", *args, "--max_iterations", "1", cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "logs")
+
+
+def test_corrupt_or_foreign_checkpoints_are_refused(tmp_path, trained_run):
+    corrupt = tmp_path / "model_5.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    foreign = tmp_path / "model_6.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    _, run = trained_run
+    for path, message in ((corrupt, "corrupt"), (foreign, "not a policy checkpoint"), (tmp_path / "x.pt", "not found")):
+        for name, flag in (("play.py", "--checkpoint"), ("train.py", "--resume")):
+            result = tool(name, *TASK, flag, str(path), "--num_envs", "4", cwd=tmp_path)
+            assert result.returncode != 0 and message in result.stderr, (name, result.stderr)
+            assert "Traceback" not in result.stderr
+    assert not os.path.exists(tmp_path / "logs")

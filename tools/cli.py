@@ -1,0 +1,55 @@
+"""Shared command-line conventions of the tools (Isaac Lab style flags, one-line errors)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+
+# Make the project importable when a tool is run as `python tools/<tool>.py` from a checkout.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from isaac_tasks import TASKS  # noqa: E402
+
+# The CPU physics backend runs its own thread pool on every core; torch's small per-step tensor work is
+# faster on one thread than contending with it (docs/benchmarks.md).
+torch.set_num_threads(1)
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
+def add_task_args(parser: argparse.ArgumentParser, num_envs: int) -> None:
+    parser.add_argument("--task", required=True, help=f"task id, one of: {', '.join(TASKS)}")
+    parser.add_argument("--num_envs", type=positive_int, default=num_envs, help="parallel environments")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
+    parser.add_argument("--num_threads", type=non_negative_int, default=0, help="physics threads (0: all cores)")
+    parser.add_argument("--headless", action="store_true", help="accepted for Isaac Lab parity; runs are always headless")
+
+
+def run_main(main: Callable[[], None]) -> None:
+    """Run a tool, turning expected failures into one line on stderr and exit status 2."""
+    from agents.ppo_runner import CheckpointError
+
+    try:
+        main()
+    except (ValueError, CheckpointError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,110 @@
+"""Train a policy with rsl-rl PPO, headless.
+
+    python tools/train.py --task Leap-Grasp-v0 --num_envs 256 --max_iterations 100 --seed 0
+
+Logs, checkpoints and the resolved configs go to logs/rsl_rl/<experiment>/<timestamp>/. `--resume`
+continues a run from its latest checkpoint (or from a given checkpoint file or run folder), in that
+run's folder, up to --max_iterations in total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import json
+import os
+from datetime import datetime
+
+import cli
+
+import numpy as np
+import torch
+
+from agents.ppo_runner import CheckpointError, PPORunner, read_checkpoint
+from isaac_tasks import make_agent_cfg, make_env, make_env_cfg, task_entry
+
+
+def find_checkpoint(resume: str, experiment_dir: str) -> str:
+    """A checkpoint file from --resume: a file, a run folder, or 'latest' (newest run of the experiment)."""
+    if os.path.isfile(resume):
+        return resume
+    if resume == "latest":
+        runs = sorted(d for d in glob.glob(os.path.join(experiment_dir, "*")) if os.path.isdir(d))
+        if not runs:
+            raise CheckpointError(f"--resume: no earlier run in {experiment_dir}")
+        resume = runs[-1]
+    if not os.path.isdir(resume):
+        raise CheckpointError(f"--resume: checkpoint not found: no checkpoint file or run folder at {resume}")
+    checkpoints = glob.glob(os.path.join(resume, "model_*.pt"))
+    if not checkpoints:
+        raise CheckpointError(f"--resume: no checkpoint (model_*.pt) in {resume}")
+    return max(checkpoints, key=lambda p: int(os.path.basename(p)[6:-3]))
+
+
+def write_json(path: str, data: dict) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2, default=str)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli.add_task_args(parser, num_envs=256)
+    parser.add_argument("--max_iterations", type=cli.positive_int, help="total PPO iterations of the run")
+    parser.add_argument("--resume", nargs="?", const="latest", help="checkpoint file, run folder, or none: latest run")
+    parser.add_argument("--action_space", help="action space of the task (Leap-Grasp-v0: abs_joint, rel_joint)")
+    parser.add_argument("--grasp_type", choices=("pinch", "power", "all"), help="object family")
+    parser.add_argument("--experiment_name", help="folder under the log root (default: the task's)")
+    parser.add_argument("--run_name", default="", help="suffix of the run folder")
+    parser.add_argument("--log_root", default=os.path.join("logs", "rsl_rl"))
+    parser.add_argument("--device", default="cpu", help="device of the policy and PPO update")
+    args = parser.parse_args()
+
+    task_entry(args.task)
+    overrides = {"num_envs": args.num_envs, "seed": args.seed, "num_threads": args.num_threads}
+    if args.action_space is not None:
+        overrides["action_space"] = args.action_space
+    if args.grasp_type is not None:
+        overrides["grasp_type"] = args.grasp_type
+    env_cfg = make_env_cfg(args.task, **overrides)
+    agent_cfg = make_agent_cfg(args.task)
+    agent_cfg["seed"] = args.seed
+    agent_cfg["run_name"] = args.run_name
+    if args.max_iterations is not None:
+        agent_cfg["max_iterations"] = args.max_iterations
+    if args.experiment_name:
+        agent_cfg["experiment_name"] = args.experiment_name
+    experiment_dir = os.path.abspath(os.path.join(args.log_root, agent_cfg["experiment_name"]))
+
+    resume_path = None
+    if args.resume:
+        resume_path = find_checkpoint(args.resume, experiment_dir)
+        read_checkpoint(resume_path, task=args.task)  # fail before building anything
+
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+    env = make_env(args.task, **overrides)
+    if resume_path:
+        log_dir = os.path.dirname(os.path.abspath(resume_path))
+    else:
+        stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        log_dir = os.path.join(experiment_dir, stamp + (f"_{args.run_name}" if args.run_name else ""))
+    runner = PPORunner(env, agent_cfg, task=args.task, log_dir=log_dir, device=args.device)
+    if resume_path:
+        runner.load(resume_path)
+        print(f"Resuming from {resume_path} at iteration {runner.current_learning_iteration}")
+    remaining = agent_cfg["max_iterations"] - runner.current_learning_iteration
+    if remaining <= 0:
+        print(f"Nothing to do: the run already has {runner.current_learning_iteration} iterations")
+        return
+
+    write_json(os.path.join(log_dir, "params", "env.json"), {"task": args.task, **dataclasses.asdict(env_cfg)})
+    write_json(os.path.join(log_dir, "params", "agent.json"), agent_cfg)
+    print(f"Logging to {log_dir}")
+    runner.learn(num_learning_iterations=remaining, init_at_random_ep_len=resume_path is None)
+    print(f"Training finished: checkpoints and TensorBoard logs in {log_dir}")
+
+
+if __name__ == "__main__":
+    cli.run_main(main)
