@@ -176,6 +176,10 @@ LINKS: dict[str, tuple[LinkShape, ...]] = {
 }
 LINK_ROLES = {"thumb": ("cmc", "abd", "proximal", "distal")}
 FINGER_ROLES = ("abd", "proximal", "distal")
+# Every body of the hand with collision geometry, for per-link randomization.
+ORCA_LINK_BODIES = ("base", "tower", "palm") + tuple(
+    f"{finger}_{role}" for finger in FINGERS for role in LINK_ROLES.get(finger, FINGER_ROLES)
+)
 
 # Palm (carpals) in the wrist-joint frame: skin mesh extents; mass from the URDF.
 PALM_MASS = 0.1354

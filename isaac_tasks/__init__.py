@@ -20,6 +20,11 @@ TASKS: dict[str, TaskEntry] = {
         env_cfg_class="isaac_tasks.leap_grasp.leap_grasp_env_cfg:LeapGraspEnvCfg",
         agent_cfg="isaac_tasks.leap_grasp.agents.rsl_rl_ppo_cfg:ppo_runner_cfg",
     ),
+    "Orca-Cube-Rotate-v0": TaskEntry(
+        env_class="isaac_tasks.orca_cube.orca_cube_env:OrcaCubeEnv",
+        env_cfg_class="isaac_tasks.orca_cube.orca_cube_env_cfg:OrcaCubeEnvCfg",
+        agent_cfg="isaac_tasks.orca_cube.agents.rsl_rl_ppo_cfg:ppo_runner_cfg",
+    ),
 }
 
 

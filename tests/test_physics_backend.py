@@ -22,8 +22,12 @@ def test_reset_writes_state_and_targets(grasp_env):
     joint_pos = physics.joint_limits.mean(-1).expand(2, -1).clone()
     pos = torch.tensor([[0.5, 0.1, 0.3], [0.6, -0.1, 0.4]])
     quat = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
-    physics.reset_envs(ids, joint_pos, torch.zeros_like(joint_pos), {OBJECT_BODY: (pos, quat)})
+    lin_vel = torch.tensor([[0.1, 0.0, 0.2], [0.0, -0.3, 0.0]])
+    ang_vel = torch.tensor([[0.0, 0.0, 1.5], [2.0, 0.5, 0.0]])  # world frame
+    physics.reset_envs(ids, joint_pos, torch.zeros_like(joint_pos), {OBJECT_BODY: (pos, quat)}, {OBJECT_BODY: (lin_vel, ang_vel)})
     torch.testing.assert_close(physics.state.joint_pos[ids], joint_pos)
+    torch.testing.assert_close(physics.state.body_lin_vel[ids, 0], lin_vel)
+    torch.testing.assert_close(physics.state.body_ang_vel[ids, 0], ang_vel)
     torch.testing.assert_close(physics.state.body_pos[ids, 0], pos)
     torch.testing.assert_close(physics.state.body_quat[ids, 0].abs(), quat.abs())
     np.testing.assert_allclose(physics._ctrl[ids.numpy()][:, physics._actuator], joint_pos.numpy(), atol=1e-6)
@@ -40,15 +44,24 @@ def test_per_environment_parameters_land_where_asked(grasp_env):
     masses = physics.batch.expand("body_mass")
     body = physics._body[0]
     before = masses[:, body].copy()
-    physics.set_mass(ids, OBJECT_BODY, torch.tensor([0.5, 0.7]))
-    np.testing.assert_allclose(masses[[0, 2], body], [0.5, 0.7])
+    physics.scale_mass(ids, OBJECT_BODY, torch.tensor([0.5, 2.0]))
+    np.testing.assert_allclose(masses[[0, 2], body], before[[0, 2]] * [0.5, 2.0])
     np.testing.assert_allclose(np.delete(masses[:, body], [0, 2]), np.delete(before, [0, 2]))
     physics.set_friction(ids, OBJECT_BODY, torch.tensor([0.3, 1.3]))
     geom = np.flatnonzero(physics.model.geom_bodyid == body)[0]
     np.testing.assert_allclose(physics.batch.expand("geom_friction")[[0, 2], geom, 0], [0.3, 1.3])
-    kp, kd = physics.default_joint_gains()
-    physics.set_joint_gains(ids, 2 * kp.expand(2, -1), 3 * kd.expand(2, -1))
-    np.testing.assert_allclose(physics.batch.expand("actuator_gainprm")[2, physics._actuator, 0], 2 * kp.numpy(), rtol=1e-6)
+    joints = len(physics.queries.joints)
+    physics.scale_joint_gains(ids, torch.full((2, joints), 2.0), torch.full((2, joints), 3.0))
+    kp = physics.batch.expand("actuator_gainprm")[:, physics._actuator, 0]
+    np.testing.assert_allclose(kp[2], 2 * kp[1])
+    np.testing.assert_allclose(-physics.batch.expand("actuator_biasprm")[2, physics._actuator, 2], 3 * physics._nominal_kv)
+    limits = physics.joint_limits.expand(2, -1, -1) * 0.9
+    physics.set_joint_limits(ids, limits)
+    np.testing.assert_allclose(physics.batch.expand("jnt_range")[0, physics._joint], limits[0].numpy(), rtol=1e-6)
+    physics.scale_joint_gains(ids, torch.ones(2, joints), torch.ones(2, joints))
+    physics.set_joint_limits(ids, physics.joint_limits.expand(2, -1, -1))
+    physics.scale_mass(ids, OBJECT_BODY, torch.ones(2))
+    np.testing.assert_allclose(masses[:, body], before)
     physics.set_gravity(ids, torch.tensor([[0.0, 0.0, -9.81]] * 2))
 
 

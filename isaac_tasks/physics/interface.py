@@ -30,6 +30,8 @@ class SceneQueries:
     """(body, body) pairs whose contact state and net contact force are read."""
     free_bodies: tuple[str, ...] = ()
     """Bodies with a free root joint whose pose and velocity a task may write (objects)."""
+    kinematic_bodies: tuple[str, ...] = ()
+    """Bodies moved by the task, not by forces (platforms)."""
 
 
 @dataclass
@@ -85,9 +87,15 @@ class PhysicsBackend(ABC):
         joint_pos: torch.Tensor,
         joint_vel: torch.Tensor,
         root_poses: dict[str, tuple[torch.Tensor, torch.Tensor]],
+        root_velocities: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> None:
-        """Write joint states and free-body poses (pos, quat) of `env_ids`, zero their velocities,
-        external forces and solver history, set position targets to `joint_pos`, and refresh `state`."""
+        """Write joint states, free-body poses (pos, quat) and velocities (linear, angular; zero where
+        not given) of `env_ids`, clear their external forces and solver history, set position targets
+        to `joint_pos`, and refresh `state`."""
+
+    @abstractmethod
+    def set_kinematic_pose(self, body: str, pos: torch.Tensor, quat: torch.Tensor) -> None:
+        """(N, 3), (N, 4) pose of a declared kinematic body, held from the next step on."""
 
     @abstractmethod
     def set_joint_position_target(self, targets: torch.Tensor) -> None:
@@ -111,17 +119,17 @@ class PhysicsBackend(ABC):
         """Sliding friction coefficient (n,) of every collision shape of `body`."""
 
     @abstractmethod
-    def set_mass(self, env_ids: torch.Tensor, body: str, mass: torch.Tensor) -> None:
-        """Mass (n,) of `body`; its inertia is scaled with it."""
+    def scale_mass(self, env_ids: torch.Tensor, body: str, scale: torch.Tensor) -> None:
+        """Factor (n,) on the nominal mass and inertia of `body`."""
 
     @abstractmethod
-    def set_joint_gains(self, env_ids: torch.Tensor, stiffness: torch.Tensor, damping: torch.Tensor) -> None:
-        """(n, J) position-servo stiffness and damping of the declared joints."""
+    def scale_joint_gains(self, env_ids: torch.Tensor, stiffness_scale: torch.Tensor, damping_scale: torch.Tensor) -> None:
+        """(n, J) factors on the nominal servo stiffness and on the nominal joint damping (servo and passive)."""
+
+    @abstractmethod
+    def set_joint_limits(self, env_ids: torch.Tensor, limits: torch.Tensor) -> None:
+        """(n, J, 2) position limits of the declared joints."""
 
     @abstractmethod
     def set_gravity(self, env_ids: torch.Tensor, gravity: torch.Tensor) -> None:
         """(n, 3) gravity vector."""
-
-    @abstractmethod
-    def default_joint_gains(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(J,) nominal servo stiffness and damping, the reference for randomization."""

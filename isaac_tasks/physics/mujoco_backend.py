@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from mujoco import batch as mjbatch
 
-from isaac_tasks.math import quat_from_matrix
+from isaac_tasks.math import quat_apply_inverse, quat_from_matrix
 from isaac_tasks.physics.interface import BackendInfo, PhysicsBackend, PhysicsState, SceneQueries
 
 _UNSTABLE_WARNINGS = [
@@ -129,11 +129,17 @@ class MujocoBackend(PhysicsBackend):
             if m.body_jntnum[body] != 1 or m.jnt_type[joint] != mujoco.mjtJoint.mjJNT_FREE:
                 raise ValueError(f"body '{name}' has no free joint")
             self._free[name] = (int(m.jnt_qposadr[joint]), int(m.jnt_dofadr[joint]))
+        self._mocap = {}
+        for name in q.kinematic_bodies:
+            mocap = m.body_mocapid[_name_id(m, mujoco.mjtObj.mjOBJ_BODY, name)]
+            if mocap < 0:
+                raise ValueError(f"body '{name}' is not kinematic (mocap)")
+            self._mocap[name] = int(mocap)
         self.joint_limits = torch.tensor(m.jnt_range[jnt], dtype=torch.float32)
-        self._nominal_gains = (
-            torch.tensor(m.actuator_gainprm[self._actuator, 0], dtype=torch.float32),
-            torch.tensor(-m.actuator_biasprm[self._actuator, 2], dtype=torch.float32),
-        )
+        self._nominal_kp = m.actuator_gainprm[self._actuator, 0].copy()
+        self._nominal_kv = -m.actuator_biasprm[self._actuator, 2].copy()
+        self._nominal_damping = m.dof_damping[self._dof_adr].copy()
+        self._nominal_inertia: tuple[np.ndarray, np.ndarray] | None = None
 
     def _bind(self) -> None:
         b = self.batch
@@ -145,6 +151,7 @@ class MujocoBackend(PhysicsBackend):
         self._site_xpos, self._site_xmat = b.bind("site_xpos"), b.bind("site_xmat")
         self._xanchor, self._xaxis = b.bind("xanchor"), b.bind("xaxis")
         self._sensordata = b.bind("sensordata")
+        self._mocap_pos, self._mocap_quat = b.bind("mocap_pos"), b.bind("mocap_quat")
 
     # --- interface ----------------------------------------------------------------------------
     @property
@@ -171,7 +178,7 @@ class MujocoBackend(PhysicsBackend):
         self.refresh()
         return torch.from_numpy(diverged)
 
-    def reset_envs(self, env_ids, joint_pos, joint_vel, root_poses) -> None:
+    def reset_envs(self, env_ids, joint_pos, joint_vel, root_poses, root_velocities=None) -> None:
         ids = env_ids.cpu().numpy()
         rows = ids[:, None]
         self._qpos[rows, self._qpos_adr] = joint_pos.cpu().numpy()
@@ -181,13 +188,20 @@ class MujocoBackend(PhysicsBackend):
             qadr, dadr = self._free[name]
             self._qpos[ids, qadr : qadr + 3] = pos.cpu().numpy()
             self._qpos[ids, qadr + 3 : qadr + 7] = quat.cpu().numpy()
-            self._qvel[ids, dadr : dadr + 6] = 0.0
+            lin_vel, ang_vel = (root_velocities or {}).get(name, (torch.zeros_like(pos), torch.zeros_like(pos)))
+            self._qvel[ids, dadr : dadr + 3] = lin_vel.cpu().numpy()
+            # a free joint's angular velocity is expressed in the body frame
+            self._qvel[ids, dadr + 3 : dadr + 6] = quat_apply_inverse(quat, ang_vel).cpu().numpy()
         self._warmstart[ids] = 0.0
         self._qfrc_applied[ids] = 0.0
         self._xfrc_applied[ids] = 0.0
         self._time[ids] = 0.0
         self.batch.forward(ids)
         self.refresh()
+
+    def set_kinematic_pose(self, body, pos, quat) -> None:
+        self._mocap_pos[:, self._mocap[body]] = pos.cpu().numpy()
+        self._mocap_quat[:, self._mocap[body]] = quat.cpu().numpy()
 
     def set_joint_position_target(self, targets: torch.Tensor) -> None:
         self._ctrl[:, self._actuator] = targets.cpu().numpy()
@@ -218,27 +232,32 @@ class MujocoBackend(PhysicsBackend):
         values = self.batch.expand("geom_friction")
         values[env_ids.cpu().numpy()[:, None], geoms, 0] = friction.cpu().numpy()[:, None]
 
-    def set_mass(self, env_ids, body, mass) -> None:
+    def scale_mass(self, env_ids, body, scale) -> None:
         ids = env_ids.cpu().numpy()
         body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
-        masses, inertias = self.batch.expand("body_mass"), self.batch.expand("body_inertia")
-        ratio = mass.cpu().numpy().astype(np.float64) / masses[ids, body_id]
-        masses[ids, body_id] *= ratio
-        inertias[ids, body_id] *= ratio[:, None]
+        if self._nominal_inertia is None:  # first change: remember every environment's nominal values
+            self._nominal_inertia = (self.batch.expand("body_mass").copy(), self.batch.expand("body_inertia").copy())
+        nominal_mass, nominal_inertia = self._nominal_inertia
+        factor = scale.cpu().numpy().astype(np.float64)
+        self.batch.expand("body_mass")[ids, body_id] = nominal_mass[ids, body_id] * factor
+        self.batch.expand("body_inertia")[ids, body_id] = nominal_inertia[ids, body_id] * factor[:, None]
         self.batch.set_const(ids)
 
-    def set_joint_gains(self, env_ids, stiffness, damping) -> None:
+    def scale_joint_gains(self, env_ids, stiffness_scale, damping_scale) -> None:
         rows = env_ids.cpu().numpy()[:, None]
+        kp = self._nominal_kp * stiffness_scale.cpu().numpy()
+        damping = damping_scale.cpu().numpy()
         gain, bias = self.batch.expand("actuator_gainprm"), self.batch.expand("actuator_biasprm")
-        gain[rows, self._actuator, 0] = stiffness.cpu().numpy()
-        bias[rows, self._actuator, 1] = -stiffness.cpu().numpy()
-        bias[rows, self._actuator, 2] = -damping.cpu().numpy()
+        gain[rows, self._actuator, 0] = kp
+        bias[rows, self._actuator, 1] = -kp
+        bias[rows, self._actuator, 2] = -self._nominal_kv * damping
+        self.batch.expand("dof_damping")[rows, self._dof_adr] = self._nominal_damping * damping
+
+    def set_joint_limits(self, env_ids, limits) -> None:
+        self.batch.expand("jnt_range")[env_ids.cpu().numpy()[:, None], self._joint] = limits.cpu().numpy()
 
     def set_gravity(self, env_ids, gravity) -> None:
         self.batch.expand("opt.gravity")[env_ids.cpu().numpy()] = gravity.cpu().numpy()
-
-    def default_joint_gains(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._nominal_gains
 
     # --- state --------------------------------------------------------------------------------
     def refresh(self) -> None:

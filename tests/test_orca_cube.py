@@ -1,0 +1,152 @@
+"""Orca-Cube-Rotate-v0: platform, commands, reward terms, randomization, metrics, stability."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from assets.orca_hand import FRICTION, ORCA_LINK_BODIES
+from isaac_tasks import make_env, make_env_cfg
+from isaac_tasks.math import quat_from_yaw
+from isaac_tasks.orca_cube import metrics, rewards
+from isaac_tasks.orca_cube.scene import CUBE_BODY
+
+
+@pytest.fixture(scope="module")
+def cube_env():
+    return make_env("Orca-Cube-Rotate-v0", num_envs=12, seed=5)
+
+
+def test_platform_holds_the_cube_for_six_seconds_then_releases(cube_env):
+    env = cube_env
+    env.reset()
+    open_hand = -torch.ones(env.num_envs, env.num_actions)  # fingers away from the cube
+    start = env.physics.state.body_pos[:, 0].clone()
+    support_steps = round(6.0 / env.step_dt)
+    for _ in range(support_steps - 1):
+        env.step(open_hand)
+    settled = env.physics.state.body_pos[:, 0]
+    assert (settled - start).norm(dim=-1).max() < 0.005  # resting on the platform
+    assert (env.physics.state.body_lin_vel[:, 0].norm(dim=-1) < 1e-3).all()
+    dropped = torch.zeros(env.num_envs, dtype=torch.bool)
+    for _ in range(20):
+        _, _, dones, _ = env.step(open_hand)
+        dropped |= dones
+    assert dropped.all()  # unsupported and not held, every cube falls
+
+
+def test_command_resampling_interval_and_range(cube_env):
+    env = cube_env
+    signs = set()
+    for _ in range(20):
+        env._sample_command(torch.arange(env.num_envs))
+        hold_s = env.command_timer.float() * env.step_dt
+        assert ((hold_s >= 8.0 - 1e-6) & (hold_s <= 12.0 + 1e-6)).all()
+        assert ((env.command.abs() >= 0.5) & (env.command.abs() <= 1.5)).all()
+        signs |= set(torch.sign(env.command).tolist())
+    assert signs == {-1.0, 1.0}
+
+    # A platform that outlasts the command keeps every episode alive: only the timer changes commands.
+    env = make_env("Orca-Cube-Rotate-v0", num_envs=6, seed=1, platform_support_s=20.0)
+    before, timers = env.command.clone(), env.command_timer.clone()
+    changed_at = torch.full((env.num_envs,), -1)
+    for step in range(1, round(12.0 / env.step_dt) + 1):
+        env.step(torch.zeros(env.num_envs, env.num_actions))
+        changed_at[(env.command != before) & (changed_at < 0)] = step
+    assert (changed_at == timers).all()
+    hold_s = changed_at.float() * env.step_dt
+    assert ((hold_s >= 8.0 - 1e-6) & (hold_s <= 12.0 + 1e-6)).all()
+
+
+def test_tracking_rewards_prefer_the_commanded_spin():
+    command = torch.tensor([1.0, 1.0, 1.0])
+    spin = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [0.0, 0.0, 0.0]])  # right, wrong way, still
+    magnitude = rewards.rotation_magnitude_tracking(spin, command)
+    direction = rewards.rotation_direction_alignment(spin, command)
+    assert magnitude[0] > magnitude[2] > magnitude[1]
+    assert direction[0] > direction[2] > direction[1]
+    assert direction[0] > 0.8 and direction[1] < -0.8 and direction[2].abs() < 1e-6
+    origin = torch.zeros(3)
+    assert rewards.object_position_tracking(torch.tensor([[0.0, 0, 0], [0.05, 0, 0]]), origin).diff() < 0
+    tips_around = torch.tensor([[[0.02, 0, 0], [-0.02, 0, 0], [0, 0.02, 0], [0, -0.02, 0]]])
+    tips_one_side = torch.tensor([[[0.02, 0, 0], [0.03, 0, 0], [0.02, 0.01, 0], [0.03, 0.01, 0]]])
+    center = torch.zeros(1, 3)
+    assert rewards.pose_closure(tips_around, center) > 0.99 > rewards.pose_closure(tips_one_side, center) + 0.5
+    assert rewards.reaching_object(tips_around, center) > rewards.reaching_object(5 * tips_around, center)
+    assert rewards.angular_acceleration(spin, spin).abs().max() == 0
+    assert (rewards.angular_acceleration(spin, torch.zeros(3, 3))[:2] < 0).all()
+
+
+def test_randomized_parameters_inside_their_ranges(cube_env):
+    env, physics = cube_env, cube_env.physics
+    r = env.cfg.randomization
+    model, batch = physics.model, physics.batch
+    kp = batch.expand("actuator_gainprm")[:, physics._actuator, 0] / physics._nominal_kp
+    assert kp.min() >= r.stiffness_scale[0] - 1e-9 and kp.max() <= r.stiffness_scale[1] + 1e-9 and kp.std() > 0
+    damping = batch.expand("dof_damping")[:, physics._dof_adr] / physics._nominal_damping
+    assert damping.min() >= r.damping_scale[0] - 1e-9 and damping.max() <= r.damping_scale[1] + 1e-9
+    limits = batch.expand("jnt_range")[:, physics._joint] - env.joint_limits.numpy()
+    assert np.abs(limits).max() <= r.joint_limit_noise + 1e-6 and np.abs(limits).max() > 0
+    cube = model.body(CUBE_BODY).id
+    cube_geom = np.flatnonzero(model.geom_bodyid == cube)[0]
+    friction = batch.expand("geom_friction")[:, cube_geom, 0]
+    assert friction.min() >= r.cube_friction[0] and friction.max() <= r.cube_friction[1]
+    mass = batch.expand("body_mass")[:, cube] / model.body_mass[cube]
+    assert mass.min() >= r.cube_mass_scale[0] - 1e-9 and mass.max() <= r.cube_mass_scale[1] + 1e-9
+    gravity = batch.expand("opt.gravity")
+    assert np.abs(gravity[:, :2]).max() == 0 and np.abs(gravity[:, 2] + 9.81).max() < 5 * r.gravity_noise_std
+    for body in ORCA_LINK_BODIES:
+        b = model.body(body).id
+        geoms = np.flatnonzero(model.geom_bodyid == b)
+        link_friction = batch.expand("geom_friction")[:, geoms, 0] / FRICTION[0]
+        assert link_friction.min() >= r.link_friction_scale[0] and link_friction.max() <= r.link_friction_scale[1]
+        link_mass = batch.expand("body_mass")[:, b] / model.body_mass[b]
+        assert link_mass.min() >= r.link_mass_scale[0] - 1e-9 and link_mass.max() <= r.link_mass_scale[1] + 1e-9
+
+
+def test_rotation_metrics_on_a_known_trajectory():
+    rate, seconds, dt = 1.2, 30.0, 0.05  # rad/s about +z
+    yaw = torch.arange(0, seconds + dt / 2, dt) * rate
+    quat = quat_from_yaw(yaw)
+    turned = metrics.yaw_increment(quat[:-1], quat[1:]).sum()
+    rotation_turns = metrics.turns(turned)
+    assert rotation_turns.item() == pytest.approx(rate * seconds / (2 * math.pi), rel=1e-4)
+    rpm = metrics.rotations_per_minute(rotation_turns, torch.tensor(seconds))
+    assert rpm.item() == pytest.approx(rate * 60 / (2 * math.pi), rel=1e-4)
+    backwards = metrics.yaw_increment(quat[1:], quat[:-1]).sum()
+    assert backwards.item() == pytest.approx(-turned.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"command_magnitude": (0.5, 2.0)}, "command_magnitude"),
+        ({"command_hold_s": (12.0, 8.0)}, "command_hold_s"),
+        ({"action_ema_alpha": 1.5}, "action_ema_alpha"),
+    ],
+)
+def test_bad_settings_are_refused(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        make_env_cfg("Orca-Cube-Rotate-v0", **overrides)
+
+
+def test_bad_randomization_is_refused():
+    cfg = make_env_cfg("Orca-Cube-Rotate-v0")
+    cfg.randomization.cube_mass_scale = (1.0, 0.2)
+    with pytest.raises(ValueError, match="cube_mass_scale"):
+        cfg.validate()
+    cfg.randomization.cube_mass_scale = (0.2, 1.0)
+    cfg.randomization.gravity_noise_std = -1.0
+    with pytest.raises(ValueError, match="gravity_noise_std"):
+        cfg.validate()
+
+
+def test_stable_under_random_actions():
+    env = make_env("Orca-Cube-Rotate-v0", num_envs=16, seed=2)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(1500):
+        obs, reward, _, _ = env.step(2 * torch.rand(16, env.num_actions, generator=generator) - 1)
+        assert torch.isfinite(reward).all()
+    assert torch.isfinite(obs["policy"]).all()
+    assert env.diverged_resets == 0
