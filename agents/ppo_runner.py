@@ -68,7 +68,9 @@ class PPORunner(OnPolicyRunner):
         save_atomically(saved, path)
         self.logger.save_model(path, self.current_learning_iteration)
 
-    def load(self, path: str, load_cfg: dict | None = None, strict: bool = True, map_location: str | None = None) -> dict:
+    def load(
+        self, path: str, load_cfg: dict | None = None, strict: bool = True, map_location: str | None = None
+    ) -> dict:
         checkpoint = read_checkpoint(path, self.checkpoint_info["task"], self.checkpoint_info["num_actions"])
         try:
             if self.alg.load(checkpoint, load_cfg, strict):
@@ -76,3 +78,10 @@ class PPORunner(OnPolicyRunner):
         except (RuntimeError, KeyError, ValueError) as error:
             raise CheckpointError(f"checkpoint {path} does not fit this policy: {error}") from None
         return checkpoint["infos"]
+
+
+def load_policy(env, task: str, checkpoint: str, agent_cfg: dict) -> tuple[PPORunner, torch.nn.Module]:
+    """A runner holding `checkpoint` (without logging) and its deterministic inference policy."""
+    runner = PPORunner(env, agent_cfg, task=task, log_dir=None)
+    runner.load(checkpoint)
+    return runner, runner.get_inference_policy()

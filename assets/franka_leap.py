@@ -17,16 +17,22 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from assets.leap_hand import (LEAP_JOINT_NAMES, LEAP_PALM_BODY, TIMESTEP, add_leap_actuators, add_leap_hand,
-                              rpy_quat)
+from assets.leap_hand import LEAP_JOINT_NAMES, LEAP_PALM_BODY, TIMESTEP, add_leap_actuators, add_leap_hand, rpy_quat
 
 HALF_PI = np.pi / 2
 ARM_JOINT_NAMES = tuple(f"panda_joint{i}" for i in range(1, 8))
 ROBOT_JOINT_NAMES = ARM_JOINT_NAMES + LEAP_JOINT_NAMES
-ARM_JOINT_LIMITS = np.array([
-    [-2.8973, 2.8973], [-1.7628, 1.7628], [-2.8973, 2.8973], [-3.0718, -0.0698],
-    [-2.8973, 2.8973], [-0.0175, 3.7525], [-2.8973, 2.8973],
-])
+ARM_JOINT_LIMITS = np.array(
+    [
+        [-2.8973, 2.8973],
+        [-1.7628, 1.7628],
+        [-2.8973, 2.8973],
+        [-3.0718, -0.0698],
+        [-2.8973, 2.8973],
+        [-0.0175, 3.7525],
+        [-2.8973, 2.8973],
+    ]
+)
 ARM_READY_POSE = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
 ARM_KP = (4500.0, 4500.0, 3500.0, 3500.0, 2000.0, 2000.0, 2000.0)
 ARM_EFFORT = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
@@ -52,41 +58,97 @@ class ArmLink:
 _Z, _X = (0.0, 0.0, 1.0), (1.0, 0.0, 0.0)
 _DIAG = (np.sqrt(0.5), np.sqrt(0.5), 0.0)
 # The capsules below link1 and link0 are raised off z=0 so the arm never touches a table at its base.
-LINK0 = ArmLink((0, 0, 0), (0, 0, 0), 0.629769, (-0.041018, -0.00014, 0.049974),
-                (0.00315, 0.00388, 0.004285, 8.2904e-7, 0.00015, 8.2299e-6),
-                (((-0.075, 0.0, 0.07), _X, 0.06, 0.03),))
+LINK0 = ArmLink(
+    (0, 0, 0),
+    (0, 0, 0),
+    0.629769,
+    (-0.041018, -0.00014, 0.049974),
+    (0.00315, 0.00388, 0.004285, 8.2904e-7, 0.00015, 8.2299e-6),
+    (((-0.075, 0.0, 0.07), _X, 0.06, 0.03),),
+)
 ARM_LINKS = (
-    ArmLink((0, 0, 0.333), (0, 0, 0), 4.970684, (0.003875, 0.002081, -0.04762),
-            (0.70337, 0.70661, 0.009117, -0.000139, 0.006772, 0.019169),
-            (((0.0, 0.0, -0.17), _Z, 0.06, 0.24),)),
-    ArmLink((0, 0, 0), (-HALF_PI, 0, 0), 0.646926, (-0.003141, -0.02872, 0.003495),
-            (0.007962, 0.02811, 0.025995, -0.003925, 0.010254, 0.000704),
-            (((0.0, 0.0, 0.0), _Z, 0.06, 0.12),)),
-    ArmLink((0, -0.316, 0), (HALF_PI, 0, 0), 3.228604, (0.027518, 0.039252, -0.066502),
-            (0.037242, 0.036155, 0.01083, -0.004761, -0.011396, -0.012805),
-            (((0.0, 0.0, -0.145), _Z, 0.06, 0.15),)),
-    ArmLink((0.0825, 0, 0), (HALF_PI, 0, 0), 3.587895, (-0.05317, 0.104419, 0.027454),
-            (0.025853, 0.019552, 0.028323, 0.007796, -0.001332, 0.008641),
-            (((0.0, 0.0, 0.0), _Z, 0.06, 0.12),)),
-    ArmLink((-0.0825, 0.384, 0), (-HALF_PI, 0, 0), 1.225946, (-0.011953, 0.041065, -0.038437),
-            (0.035549, 0.029474, 0.008627, -0.002117, -0.004037, 0.000229),
-            (((0.0, 0.0, -0.26), _Z, 0.06, 0.10), ((0.0, 0.08, -0.13), _Z, 0.025, 0.14))),
-    ArmLink((0, 0, 0), (HALF_PI, 0, 0), 1.666555, (0.060149, -0.014117, -0.010517),
-            (0.001964, 0.004354, 0.005433, 0.000109, -0.001158, 0.000341),
-            (((0.0, 0.0, -0.03), _Z, 0.05, 0.08),)),
-    ArmLink((0.088, 0, 0), (HALF_PI, 0, 0), 0.735522, (0.010517, -0.004252, 0.061597),
-            (0.012516, 0.010027, 0.004815, -0.000428, -0.001196, -0.000741),
-            (((0.0, 0.0, 0.01), _Z, 0.04, 0.14), ((0.06 * _DIAG[0], 0.06 * _DIAG[1], 0.082), _DIAG, 0.03, 0.01))),
+    ArmLink(
+        (0, 0, 0.333),
+        (0, 0, 0),
+        4.970684,
+        (0.003875, 0.002081, -0.04762),
+        (0.70337, 0.70661, 0.009117, -0.000139, 0.006772, 0.019169),
+        (((0.0, 0.0, -0.17), _Z, 0.06, 0.24),),
+    ),
+    ArmLink(
+        (0, 0, 0),
+        (-HALF_PI, 0, 0),
+        0.646926,
+        (-0.003141, -0.02872, 0.003495),
+        (0.007962, 0.02811, 0.025995, -0.003925, 0.010254, 0.000704),
+        (((0.0, 0.0, 0.0), _Z, 0.06, 0.12),),
+    ),
+    ArmLink(
+        (0, -0.316, 0),
+        (HALF_PI, 0, 0),
+        3.228604,
+        (0.027518, 0.039252, -0.066502),
+        (0.037242, 0.036155, 0.01083, -0.004761, -0.011396, -0.012805),
+        (((0.0, 0.0, -0.145), _Z, 0.06, 0.15),),
+    ),
+    ArmLink(
+        (0.0825, 0, 0),
+        (HALF_PI, 0, 0),
+        3.587895,
+        (-0.05317, 0.104419, 0.027454),
+        (0.025853, 0.019552, 0.028323, 0.007796, -0.001332, 0.008641),
+        (((0.0, 0.0, 0.0), _Z, 0.06, 0.12),),
+    ),
+    ArmLink(
+        (-0.0825, 0.384, 0),
+        (-HALF_PI, 0, 0),
+        1.225946,
+        (-0.011953, 0.041065, -0.038437),
+        (0.035549, 0.029474, 0.008627, -0.002117, -0.004037, 0.000229),
+        (((0.0, 0.0, -0.26), _Z, 0.06, 0.10), ((0.0, 0.08, -0.13), _Z, 0.025, 0.14)),
+    ),
+    ArmLink(
+        (0, 0, 0),
+        (HALF_PI, 0, 0),
+        1.666555,
+        (0.060149, -0.014117, -0.010517),
+        (0.001964, 0.004354, 0.005433, 0.000109, -0.001158, 0.000341),
+        (((0.0, 0.0, -0.03), _Z, 0.05, 0.08),),
+    ),
+    ArmLink(
+        (0.088, 0, 0),
+        (HALF_PI, 0, 0),
+        0.735522,
+        (0.010517, -0.004252, 0.061597),
+        (0.012516, 0.010027, 0.004815, -0.000428, -0.001196, -0.000741),
+        (((0.0, 0.0, 0.01), _Z, 0.04, 0.14), ((0.06 * _DIAG[0], 0.06 * _DIAG[1], 0.082), _DIAG, 0.03, 0.01)),
+    ),
 )
 
 
 def _add_arm_link(parent: mujoco.MjsBody, name: str, link: ArmLink) -> mujoco.MjsBody:
-    body = parent.add_body(name=name, pos=link.origin_xyz, quat=rpy_quat(link.origin_rpy), mass=link.mass,
-                           ipos=link.com, fullinertia=link.fullinertia, explicitinertial=True, gravcomp=1.0)
+    body = parent.add_body(
+        name=name,
+        pos=link.origin_xyz,
+        quat=rpy_quat(link.origin_rpy),
+        mass=link.mass,
+        ipos=link.com,
+        fullinertia=link.fullinertia,
+        explicitinertial=True,
+        gravcomp=1.0,
+    )
     for centre, direction, radius, length in link.capsules:
         centre, half = np.asarray(centre), 0.5 * length * np.asarray(direction)
-        body.add_geom(type=mujoco.mjtGeom.mjGEOM_CAPSULE, fromto=(*(centre - half), *(centre + half)),
-                      size=(radius, 0, 0), contype=1, conaffinity=0, condim=3, group=0, rgba=LINK_RGBA)
+        body.add_geom(
+            type=mujoco.mjtGeom.mjGEOM_CAPSULE,
+            fromto=(*(centre - half), *(centre + half)),
+            size=(radius, 0, 0),
+            contype=1,
+            conaffinity=0,
+            condim=3,
+            group=0,
+            rgba=LINK_RGBA,
+        )
     return body
 
 
@@ -103,9 +165,15 @@ def franka_leap_spec() -> mujoco.MjSpec:
         body.add_joint(name=name, axis=(0, 0, 1), range=rng, armature=ARM_ARMATURE, damping=ARM_DAMPING)
     flange = body.add_body(name="panda_flange", pos=FLANGE_POS)
     for name, rng, kp, effort in zip(ARM_JOINT_NAMES, ARM_JOINT_LIMITS, ARM_KP, ARM_EFFORT):
-        act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT,
-                                ctrlrange=rng, ctrllimited=mujoco.mjtLimited.mjLIMITED_TRUE,
-                                forcerange=(-effort, effort), forcelimited=mujoco.mjtLimited.mjLIMITED_TRUE)
+        act = spec.add_actuator(
+            name=name,
+            target=name,
+            trntype=mujoco.mjtTrn.mjTRN_JOINT,
+            ctrlrange=rng,
+            ctrllimited=mujoco.mjtLimited.mjLIMITED_TRUE,
+            forcerange=(-effort, effort),
+            forcelimited=mujoco.mjtLimited.mjLIMITED_TRUE,
+        )
         act.set_to_position(kp=kp, kv=kp / 10)
     add_leap_hand(flange.add_body(name="leap_mount", quat=MOUNT_QUAT))
     add_leap_actuators(spec)

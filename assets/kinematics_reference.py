@@ -28,15 +28,20 @@ _MCP_FLEX_RANGE = (-0.314, 2.23)
 LEAP_CHAINS: dict[str, list[tuple]] = {
     "index": [
         ("1", (-0.0070952496528625, 0.0230577561348995, -0.0187224035784602), _MCP_FLEX_RPY, *_MCP_FLEX_RANGE),
-        ("0", *_MCP_ABD), ("2", *_PIP), ("3", *_DIP),
+        ("0", *_MCP_ABD),
+        ("2", *_PIP),
+        ("3", *_DIP),
     ],
     "middle": [
         ("5", (-0.0070952496528625, -0.0223922438651005, -0.0187224035784602), _MCP_FLEX_RPY, *_MCP_FLEX_RANGE),
-        ("4", *_MCP_ABD), ("6", *_PIP), ("7", *_DIP),
+        ("4", *_MCP_ABD),
+        ("6", *_PIP),
+        ("7", *_DIP),
     ],
     "ring": [
         ("9", (-0.0070952454426398, -0.0678422438651005, -0.0187224076664029), _MCP_FLEX_RPY, *_MCP_FLEX_RANGE),
-        ("8", *_MCP_ABD), ("10", *_PIP),
+        ("8", *_MCP_ABD),
+        ("10", *_PIP),
         ("11", (0.0, -0.03609, 0.0002), (0.0, 0.0, 0.0), -0.366, 2.042),
     ],
     "thumb": [
@@ -66,10 +71,17 @@ PANDA_DH = [
     (0.088, 0.0, HALF_PI),
     (0.0, 0.107, 0.0),
 ]
-PANDA_LIMITS = np.array([
-    [-2.8973, 2.8973], [-1.7628, 1.7628], [-2.8973, 2.8973], [-3.0718, -0.0698],
-    [-2.8973, 2.8973], [-0.0175, 3.7525], [-2.8973, 2.8973],
-])
+PANDA_LIMITS = np.array(
+    [
+        [-2.8973, 2.8973],
+        [-1.7628, 1.7628],
+        [-2.8973, 2.8973],
+        [-3.0718, -0.0698],
+        [-2.8973, 2.8973],
+        [-0.0175, 3.7525],
+        [-2.8973, 2.8973],
+    ]
+)
 PANDA_KP = (4500.0, 4500.0, 3500.0, 3500.0, 2000.0, 2000.0, 2000.0)
 PANDA_KV = tuple(kp / 10 for kp in PANDA_KP)
 
@@ -115,6 +127,10 @@ def panda_flange(q) -> np.ndarray:
     """Flange pose in the base frame: T_i = RotX(alpha) TransX(a) RotZ(q_i) TransZ(d)."""
     t = np.eye(4)
     for (a, d, alpha), qi in zip(PANDA_DH, list(q) + [0.0]):
-        t = (t @ _transform(_rot(0, alpha), (a, 0.0, 0.0))
-             @ _transform(_rot(2, qi), (0.0, 0.0, 0.0)) @ _transform(np.eye(3), (0.0, 0.0, d)))
+        t = (
+            t
+            @ _transform(_rot(0, alpha), (a, 0.0, 0.0))
+            @ _transform(_rot(2, qi), (0.0, 0.0, 0.0))
+            @ _transform(np.eye(3), (0.0, 0.0, d))
+        )
     return t

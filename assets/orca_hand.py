@@ -46,34 +46,53 @@ BASE_TO_TOWER = JointRow("tower", (-0.01, 0.0523, 0.0), (-HALF_PI, HALF_PI, 0.0)
 WRIST = JointRow("wrist", (0.0, 0.0, 0.04), (0.0, 0.0, -HALF_PI), (-1.0, 0.0, 0.0))
 FINGER_ROWS: dict[str, tuple[JointRow, ...]] = {
     "thumb": (
-        JointRow("thumb_cmc", (-0.028398719, 0.010997181, 0.030589533),
-                 (0.66149514, 0.386056856, -1.432867705), (0.0, 0.0, -1.0)),
-        JointRow("thumb_abd", (-0.008, 0.0, -0.00385), (-1.221730476, 0.0, 0.0),
-                 (0.0, 0.342020143, 0.939692621)),
+        JointRow(
+            "thumb_cmc",
+            (-0.028398719, 0.010997181, 0.030589533),
+            (0.66149514, 0.386056856, -1.432867705),
+            (0.0, 0.0, -1.0),
+        ),
+        JointRow("thumb_abd", (-0.008, 0.0, -0.00385), (-1.221730476, 0.0, 0.0), (0.0, 0.342020143, 0.939692621)),
         JointRow("thumb_mcp", (-0.028, 0.0, 0.0), (-3.141592654, HALF_PI, 0.0), (0.0, -1.0, 0.0)),
         JointRow("thumb_dip", (0.001, 0.0, 0.032), (0.0, 0.0, 0.0), (0.0, -1.0, 0.0)),
     ),
     "index": (
-        JointRow("index_abd", (-0.027240979, -0.002206967, 0.069406803),
-                 (1.653856814, 1.387349649, -0.004274219), (0.0, 0.0, 1.0), -1),
+        JointRow(
+            "index_abd",
+            (-0.027240979, -0.002206967, 0.069406803),
+            (1.653856814, 1.387349649, -0.004274219),
+            (0.0, 0.0, 1.0),
+            -1,
+        ),
         JointRow("index_mcp", (-0.019150968, 0.0, -0.001), (0.0, -HALF_PI, 0.0), (0.0, -1.0, 0.0)),
         JointRow("index_pip", (0.0015, 0.0, 0.037), (0.0, 0.0, 0.0), (0.0, -1.0, 0.0)),
     ),
     "middle": (
-        JointRow("middle_abd", (-0.005706334, -0.004023404, 0.078501893),
-                 (HALF_PI, 1.568178333, 0.0), (0.0, 0.0, 1.0), -1),
+        JointRow(
+            "middle_abd", (-0.005706334, -0.004023404, 0.078501893), (HALF_PI, 1.568178333, 0.0), (0.0, 0.0, 1.0), -1
+        ),
         JointRow("middle_mcp", (-0.019866968, 0.0, -0.001), (0.0, -HALF_PI, 0.0), (0.0, -1.0, 0.0)),
         JointRow("middle_pip", (0.002, 0.0, 0.04), (0.0, 0.0, 0.0), (0.0, -1.0, 0.0)),
     ),
     "ring": (
-        JointRow("ring_abd", (0.015307722, -0.003218365, 0.071304797),
-                 (-HALF_PI, 1.425061334, -3.054326191), (0.0, 0.0, 1.0), -1),
+        JointRow(
+            "ring_abd",
+            (0.015307722, -0.003218365, 0.071304797),
+            (-HALF_PI, 1.425061334, -3.054326191),
+            (0.0, 0.0, 1.0),
+            -1,
+        ),
         JointRow("ring_mcp", (-0.019866968, 0.0, -0.001), (0.0, -HALF_PI, 0.0), (0.0, -1.0, 0.0)),
         JointRow("ring_pip", (0.002, 0.0, 0.04), (0.0, 0.0, 0.0), (0.0, -1.0, 0.0)),
     ),
     "pinky": (
-        JointRow("pinky_abd", (0.035641716, 0.000689159, 0.062054242),
-                 (-1.529473574, 1.202862211, -2.911989536), (0.0, 0.0, 1.0), -1),
+        JointRow(
+            "pinky_abd",
+            (0.035641716, 0.000689159, 0.062054242),
+            (-1.529473574, 1.202862211, -2.911989536),
+            (0.0, 0.0, 1.0),
+            -1,
+        ),
         JointRow("pinky_mcp", (-0.01775, 0.0, -0.001), (0.0, -HALF_PI, 0.0), (0.0, -1.0, 0.0)),
         JointRow("pinky_pip", (0.001, 0.0, 0.031), (0.0, 0.0, 0.0), (0.0, -1.0, 0.0)),
     ),
@@ -83,18 +102,35 @@ FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 # Published order: orca_core/models/v2/orcahand-right/config.yaml ``joint_ids``.
 ORCA_JOINT_NAMES: tuple[str, ...] = (
     "wrist",
-    "thumb_cmc", "thumb_abd", "thumb_mcp", "thumb_dip",
-    "index_abd", "index_mcp", "index_pip",
-    "middle_abd", "middle_mcp", "middle_pip",
-    "ring_abd", "ring_mcp", "ring_pip",
-    "pinky_abd", "pinky_mcp", "pinky_pip",
+    "thumb_cmc",
+    "thumb_abd",
+    "thumb_mcp",
+    "thumb_dip",
+    "index_abd",
+    "index_mcp",
+    "index_pip",
+    "middle_abd",
+    "middle_mcp",
+    "middle_pip",
+    "ring_abd",
+    "ring_mcp",
+    "ring_pip",
+    "pinky_abd",
+    "pinky_mcp",
+    "pinky_pip",
 )
 # Ranges in degrees, orca_core convention: config.yaml ``joint_roms`` (these equal the
 # orcahand_description v2 MJCF/URDF ranges, with abduction negated by the table's sign).
 _ROMS_DEG = {
     "wrist": (-65, 35),
-    "thumb_cmc": (-45, 33), "thumb_abd": (-18, 55), "thumb_mcp": (-25, 100), "thumb_dip": (-15, 107),
-    "index_abd": (-30, 25), "middle_abd": (-27, 27), "ring_abd": (-27, 27), "pinky_abd": (-30, 30),
+    "thumb_cmc": (-45, 33),
+    "thumb_abd": (-18, 55),
+    "thumb_mcp": (-25, 100),
+    "thumb_dip": (-15, 107),
+    "index_abd": (-30, 25),
+    "middle_abd": (-27, 27),
+    "ring_abd": (-27, 27),
+    "pinky_abd": (-30, 30),
     **{f"{f}_mcp": (-25, 100) for f in FINGERS[1:]},
     **{f"{f}_pip": (-15, 107) for f in FINGERS[1:]},
 }
@@ -146,32 +182,39 @@ LINKS: dict[str, tuple[LinkShape, ...]] = {
         LinkShape(0.00798, boxes=(((-0.0038, -0.0013, 0.0), (0.0128, 0.0123, 0.0195)),)),
         LinkShape(0.00700, capsules=(Capsule((-0.028, 0, 0), (0.0, 0, 0), 0.0095),)),
         LinkShape(0.01049, capsules=(Capsule((0.0008, 0, 0), (0.0008, 0, 0.032), 0.0095),)),
-        LinkShape(0.00816, capsules=(Capsule((0.001, 0, 0), (0.0, 0, 0.012), 0.0095),),
-                  tip=((0.0, 0.0, 0.022), 0.0085)),
+        LinkShape(
+            0.00816, capsules=(Capsule((0.001, 0, 0), (0.0, 0, 0.012), 0.0095),), tip=((0.0, 0.0, 0.022), 0.0085)
+        ),
     ),
     "index": (
         LinkShape(0.00459, capsules=(Capsule((-0.01915, 0, -0.001), (0.0, 0, 0), 0.009),)),
         LinkShape(0.01137, capsules=(Capsule((0.001, 0, 0), (0.001, 0, 0.037), 0.009),)),
-        LinkShape(0.04675, capsules=(Capsule((0.001, 0, 0), (-0.003, 0, 0.028), 0.0088),),
-                  tip=((-0.0065, 0.0, 0.0385), 0.007)),
+        LinkShape(
+            0.04675, capsules=(Capsule((0.001, 0, 0), (-0.003, 0, 0.028), 0.0088),), tip=((-0.0065, 0.0, 0.0385), 0.007)
+        ),
     ),
     "middle": (
         LinkShape(0.00492, capsules=(Capsule((-0.019867, 0, -0.001), (0.0, 0, 0), 0.0095),)),
         LinkShape(0.01273, capsules=(Capsule((0.001, 0, 0), (0.001, 0, 0.040), 0.0095),)),
-        LinkShape(0.04674, capsules=(Capsule((0.001, 0, 0), (-0.003, 0, 0.028), 0.0088),),
-                  tip=((-0.0065, 0.0, 0.0385), 0.007)),
+        LinkShape(
+            0.04674, capsules=(Capsule((0.001, 0, 0), (-0.003, 0, 0.028), 0.0088),), tip=((-0.0065, 0.0, 0.0385), 0.007)
+        ),
     ),
     "ring": (
         LinkShape(0.00492, capsules=(Capsule((-0.019867, 0, -0.001), (0.0, 0, 0), 0.0095),)),
         LinkShape(0.01273, capsules=(Capsule((0.001, 0, 0), (0.001, 0, 0.040), 0.0095),)),
-        LinkShape(0.04674, capsules=(Capsule((0.001, 0, 0), (-0.003, 0, 0.028), 0.0088),),
-                  tip=((-0.0065, 0.0, 0.0385), 0.007)),
+        LinkShape(
+            0.04674, capsules=(Capsule((0.001, 0, 0), (-0.003, 0, 0.028), 0.0088),), tip=((-0.0065, 0.0, 0.0385), 0.007)
+        ),
     ),
     "pinky": (
         LinkShape(0.00414, capsules=(Capsule((-0.01775, 0, -0.001), (0.0, 0, 0), 0.0085),)),
         LinkShape(0.00812, capsules=(Capsule((0.001, 0, 0), (0.001, 0, 0.031), 0.0085),)),
-        LinkShape(0.03319, capsules=(Capsule((0.0005, 0, 0), (-0.004, 0, 0.022), 0.0085),),
-                  tip=((-0.007, 0.0, 0.0317), 0.0066)),
+        LinkShape(
+            0.03319,
+            capsules=(Capsule((0.0005, 0, 0), (-0.004, 0, 0.022), 0.0085),),
+            tip=((-0.007, 0.0, 0.0317), 0.0066),
+        ),
     ),
 }
 LINK_ROLES = {"thumb": ("cmc", "abd", "proximal", "distal")}
@@ -197,11 +240,13 @@ def rpy_to_mat(rpy: Vec3) -> np.ndarray:
     """URDF roll-pitch-yaw (extrinsic XYZ): R = Rz(yaw) Ry(pitch) Rx(roll)."""
     r, p, y = rpy
     cr, sr, cp, sp, cy, sy = np.cos(r), np.sin(r), np.cos(p), np.sin(p), np.cos(y), np.sin(y)
-    return np.array([
-        [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-        [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-        [-sp, cp * sr, cp * cr],
-    ])
+    return np.array(
+        [
+            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+            [-sp, cp * sr, cp * cr],
+        ]
+    )
 
 
 def mat_to_quat(mat: np.ndarray) -> np.ndarray:
@@ -220,8 +265,7 @@ def _geom_kwargs(rgba: tuple[float, ...], mass: float) -> dict:
 
 
 def _add_box(body: mujoco.MjsBody, centre: Vec3, half: Vec3, mass: float, rgba=BONE_RGBA) -> None:
-    body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, pos=list(centre), size=list(half),
-                  **_geom_kwargs(rgba, mass))
+    body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, pos=list(centre), size=list(half), **_geom_kwargs(rgba, mass))
 
 
 def palm_site_frame() -> tuple[np.ndarray, np.ndarray]:
@@ -245,25 +289,38 @@ class _HandBuilder:
     def joint(self, body: mujoco.MjsBody, row: JointRow) -> None:
         lo, hi = ORCA_JOINT_LIMITS[ORCA_JOINT_NAMES.index(row.name)]
         body.add_joint(
-            name=self.prefix + row.name, type=mujoco.mjtJoint.mjJNT_HINGE,
-            axis=[row.sign * a for a in row.axis], range=[lo * self.range_scale, hi * self.range_scale],
-            damping=ORCA_DAMPING, armature=ORCA_ARMATURE, frictionloss=ORCA_FRICTIONLOSS,
+            name=self.prefix + row.name,
+            type=mujoco.mjtJoint.mjJNT_HINGE,
+            axis=[row.sign * a for a in row.axis],
+            range=[lo * self.range_scale, hi * self.range_scale],
+            damping=ORCA_DAMPING,
+            armature=ORCA_ARMATURE,
+            frictionloss=ORCA_FRICTIONLOSS,
         )
 
     def link_geoms(self, body: mujoco.MjsBody, finger: str, shape: LinkShape) -> None:
         m = shape.mass / (len(shape.capsules) + len(shape.boxes) + (shape.tip is not None))
         for cap in shape.capsules:
-            body.add_geom(type=mujoco.mjtGeom.mjGEOM_CAPSULE, fromto=[*cap.a, *cap.b],
-                          size=[cap.radius, 0, 0], **_geom_kwargs(BONE_RGBA, m))
+            body.add_geom(
+                type=mujoco.mjtGeom.mjGEOM_CAPSULE,
+                fromto=[*cap.a, *cap.b],
+                size=[cap.radius, 0, 0],
+                **_geom_kwargs(BONE_RGBA, m),
+            )
         for centre, half in shape.boxes:
             _add_box(body, centre, half, m)
         if shape.tip is not None:
             centre, radius = shape.tip
-            body.add_geom(name=f"{self.prefix}{finger}_tip_geom", type=mujoco.mjtGeom.mjGEOM_SPHERE,
-                          pos=list(centre), size=[radius, 0, 0],
-                          **(_geom_kwargs(SKIN_RGBA, m) | dict(condim=FINGERTIP_CONDIM)))
-            body.add_site(name=f"{self.prefix}{finger}_tip", pos=list(centre), size=[0.003, 0, 0],
-                          rgba=[1, 0.2, 0.2, 1])
+            body.add_geom(
+                name=f"{self.prefix}{finger}_tip_geom",
+                type=mujoco.mjtGeom.mjGEOM_SPHERE,
+                pos=list(centre),
+                size=[radius, 0, 0],
+                **(_geom_kwargs(SKIN_RGBA, m) | dict(condim=FINGERTIP_CONDIM)),
+            )
+            body.add_site(
+                name=f"{self.prefix}{finger}_tip", pos=list(centre), size=[0.003, 0, 0], rgba=[1, 0.2, 0.2, 1]
+            )
 
     def build(self, parent: mujoco.MjsBody) -> None:
         pre = self.prefix
@@ -275,8 +332,13 @@ class _HandBuilder:
         self.joint(palm, WRIST)
         _add_box(palm, *PALM_BOX, PALM_MASS)
         site_pos, site_rot = palm_site_frame()
-        palm.add_site(name=pre + PALM_SITE, pos=list(site_pos), quat=list(mat_to_quat(site_rot)),
-                      size=[0.004, 0, 0], rgba=[0.2, 0.2, 1, 1])
+        palm.add_site(
+            name=pre + PALM_SITE,
+            pos=list(site_pos),
+            quat=list(mat_to_quat(site_rot)),
+            size=[0.004, 0, 0],
+            rgba=[0.2, 0.2, 1, 1],
+        )
         for finger in FINGERS:
             body = palm
             roles = LINK_ROLES.get(finger, FINGER_ROLES)
@@ -286,8 +348,7 @@ class _HandBuilder:
                 self.link_geoms(body, finger, shape)
         # One position servo per joint, named like the joint, in the published order.
         for name, (lo, hi) in zip(ORCA_JOINT_NAMES, ORCA_JOINT_LIMITS, strict=True):
-            act = self.spec.add_actuator(name=pre + name, target=pre + name,
-                                         trntype=mujoco.mjtTrn.mjTRN_JOINT)
+            act = self.spec.add_actuator(name=pre + name, target=pre + name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
             act.set_to_position(kp=ORCA_KP)
             act.ctrlrange = [lo, hi]
             act.forcerange = [-ORCA_FORCE_LIMIT, ORCA_FORCE_LIMIT]
@@ -337,8 +398,7 @@ def orca_hand_spec(palm_down: bool = True) -> mujoco.MjSpec:
     site_pos, site_rot = palm_pose_in_base()
     mount_rot = (PALM_DOWN_ROT if palm_down else PALM_UP_ROT) @ site_rot.T
     mount_pos = np.array([0.0, 0.0, PALM_HEIGHT]) - mount_rot @ site_pos
-    mount = spec.worldbody.add_body(name="hand_mount", pos=list(mount_pos),
-                                    quat=list(mat_to_quat(mount_rot)))
+    mount = spec.worldbody.add_body(name="hand_mount", pos=list(mount_pos), quat=list(mat_to_quat(mount_rot)))
     add_orca_hand(mount, spec=spec)
     return spec
 

@@ -31,6 +31,10 @@ class BaseEnvCfg:
     episode_length_s: float = 8.0
     num_threads: int = 0
     """Physics threads; 0 uses every CPU core."""
+    disturbance_interval: tuple[int, int] = (2, 5)
+    """Control steps between random joint torques, drawn per environment."""
+    disturbance_scale: float = 1.0
+    """Factor on the task's nominal disturbance torques (0: none); robustness evaluation sweeps it."""
 
     def validate(self) -> None:
         if self.num_envs < 1:
@@ -41,6 +45,11 @@ class BaseEnvCfg:
             raise ValueError("sim_dt and episode_length_s must be positive and decimation at least 1")
         if self.num_threads < 0:
             raise ValueError(f"num_threads must be non-negative, got {self.num_threads}")
+        low, high = self.disturbance_interval
+        if not 1 <= low <= high:
+            raise ValueError(f"disturbance_interval must be (low, high) with 1 <= low <= high, got {(low, high)}")
+        if self.disturbance_scale < 0:
+            raise ValueError(f"disturbance_scale must be non-negative, got {self.disturbance_scale}")
 
 
 class BaseEnv(VecEnv):
@@ -55,6 +64,7 @@ class BaseEnv(VecEnv):
         self.max_episode_length = math.ceil(cfg.episode_length_s / self.step_dt)
         self.episode_length_buf = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.disturbance_timer = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
         self.diverged_resets = 0
         """Environments reset because their physics state went bad, since construction."""
         self.extras: dict = {}
@@ -80,6 +90,19 @@ class BaseEnv(VecEnv):
     @abstractmethod
     def _get_observations(self) -> TensorDict:
         """Observation groups of the current state."""
+
+    def _disturbance_torques(self, nominal: torch.Tensor) -> torch.Tensor:
+        """(N, J) random torques of up to `nominal` x disturbance_scale on every joint, nonzero for one
+        control step every 2 to 5 steps (SPEC section 1) and zero in between."""
+        self.disturbance_timer -= 1
+        fire = self.disturbance_timer <= 0
+        self.disturbance_timer[fire] = self._disturbance_interval(int(fire.sum()))
+        noise = 2.0 * torch.rand(self.num_envs, len(nominal), generator=self.generator, device=self.device) - 1.0
+        return noise * nominal * self.cfg.disturbance_scale * fire.unsqueeze(-1)
+
+    def _disturbance_interval(self, count: int) -> torch.Tensor:
+        low, high = self.cfg.disturbance_interval
+        return torch.randint(low, high + 1, (count,), generator=self.generator, device=self.device)
 
     def _episode_log(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
         """Task metrics of the episodes ending in env_ids, logged under their keys."""

@@ -111,4 +111,3 @@ def quat_from_matrix(m: torch.Tensor) -> torch.Tensor:
     q = 0.5 * torch.stack((w, x, y, z), dim=-2).gather(-2, best.unsqueeze(-1).expand(*best.shape[:-1], 1, 4))
     q = q.squeeze(-2)
     return torch.where(q[..., :1] < 0, -q, q)
-

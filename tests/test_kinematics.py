@@ -5,10 +5,15 @@ import numpy as np
 import pytest
 
 from assets import kinematics_reference as ref
-from assets.franka_leap import (ARM_JOINT_LIMITS, ARM_JOINT_NAMES, ARM_READY_POSE, ROBOT_JOINT_NAMES,
-                                franka_leap_spec)
-from assets.leap_hand import (LEAP_FINGERTIP_BODIES, LEAP_FINGERTIP_SITES, LEAP_JOINT_LIMITS, LEAP_JOINT_NAMES,
-                              LEAP_PALM_BODY, leap_hand_spec)
+from assets.franka_leap import ARM_JOINT_LIMITS, ARM_JOINT_NAMES, ARM_READY_POSE, ROBOT_JOINT_NAMES, franka_leap_spec
+from assets.leap_hand import (
+    LEAP_FINGERTIP_BODIES,
+    LEAP_FINGERTIP_SITES,
+    LEAP_JOINT_LIMITS,
+    LEAP_JOINT_NAMES,
+    LEAP_PALM_BODY,
+    leap_hand_spec,
+)
 
 N_SAMPLES = 200
 TIP_TOL = 3e-3

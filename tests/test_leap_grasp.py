@@ -32,7 +32,7 @@ def test_reward_terms_sign_on_constructed_states():
     assert (rewards.palm_proximity(torch.stack((near, far)), obj).diff() < 0).all()
     tips = torch.stack((near.expand(4, 3), far.expand(4, 3)))
     assert (rewards.fingertip_proximity(tips, obj).diff() < 0).all()
-    yes, no = torch.tensor([True, False]), torch.tensor([False, False])
+    yes = torch.tensor([True, False])
     assert rewards.grasp_contact(yes, yes).tolist() == [1.0, 0.0]
     assert rewards.grasp_contact(torch.tensor([True]), torch.tensor([False])).item() == 0.5
     heights = torch.tensor([0.1, 0.1, 0.3])

@@ -24,7 +24,9 @@ def test_reset_writes_state_and_targets(grasp_env):
     quat = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
     lin_vel = torch.tensor([[0.1, 0.0, 0.2], [0.0, -0.3, 0.0]])
     ang_vel = torch.tensor([[0.0, 0.0, 1.5], [2.0, 0.5, 0.0]])  # world frame
-    physics.reset_envs(ids, joint_pos, torch.zeros_like(joint_pos), {OBJECT_BODY: (pos, quat)}, {OBJECT_BODY: (lin_vel, ang_vel)})
+    physics.reset_envs(
+        ids, joint_pos, torch.zeros_like(joint_pos), {OBJECT_BODY: (pos, quat)}, {OBJECT_BODY: (lin_vel, ang_vel)}
+    )
     torch.testing.assert_close(physics.state.joint_pos[ids], joint_pos)
     torch.testing.assert_close(physics.state.body_lin_vel[ids, 0], lin_vel)
     torch.testing.assert_close(physics.state.body_ang_vel[ids, 0], ang_vel)
@@ -54,7 +56,9 @@ def test_per_environment_parameters_land_where_asked(grasp_env):
     physics.scale_joint_gains(ids, torch.full((2, joints), 2.0), torch.full((2, joints), 3.0))
     kp = physics.batch.expand("actuator_gainprm")[:, physics._actuator, 0]
     np.testing.assert_allclose(kp[2], 2 * kp[1])
-    np.testing.assert_allclose(-physics.batch.expand("actuator_biasprm")[2, physics._actuator, 2], 3 * physics._nominal_kv)
+    np.testing.assert_allclose(
+        -physics.batch.expand("actuator_biasprm")[2, physics._actuator, 2], 3 * physics._nominal_kv
+    )
     limits = physics.joint_limits.expand(2, -1, -1) * 0.9
     physics.set_joint_limits(ids, limits)
     np.testing.assert_allclose(physics.batch.expand("jnt_range")[0, physics._joint], limits[0].numpy(), rtol=1e-6)
@@ -73,7 +77,12 @@ def test_gravity_per_environment_changes_the_fall():
     ids = torch.arange(2)
     high = torch.tensor([[0.55, 0.3, 0.5], [0.55, -0.3, 0.5]])  # clear of the hand
     quat = torch.tensor([[1.0, 0.0, 0.0, 0.0]] * 2)
-    physics.reset_envs(ids, physics.state.joint_pos.clone(), torch.zeros(2, physics.state.joint_pos.shape[1]), {OBJECT_BODY: (high, quat)})
+    physics.reset_envs(
+        ids,
+        physics.state.joint_pos.clone(),
+        torch.zeros(2, physics.state.joint_pos.shape[1]),
+        {OBJECT_BODY: (high, quat)},
+    )
     physics.set_gravity(ids, torch.tensor([[0.0, 0.0, -2.0], [0.0, 0.0, -9.81]]))
     physics.step(10)
     drop = high[:, 2] - physics.state.body_pos[:, 0, 2]

@@ -57,7 +57,7 @@ def test_play_evaluates_and_exports_matching_policies(trained_run):
     checkpoint = os.path.join(run, "model_1.pt")
     result = tool("play.py", *TASK, "--checkpoint", checkpoint, "--num_envs", "8", "--episodes", "10", cwd=cwd)
     assert result.returncode == 0, result.stderr
-    assert "Metrics/success_rate:" in result.stdout
+    assert "success_rate:" in result.stdout and "success_pinch:" in result.stdout
     env = make_env("Leap-Grasp-v0", num_envs=4)
     runner = PPORunner(env, make_agent_cfg("Leap-Grasp-v0"), task="Leap-Grasp-v0")
     runner.load(checkpoint)

@@ -11,29 +11,14 @@ Task and replay alternate over several rounds so that machine load affects both 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 
 import cli
 
 import mujoco
-import numpy as np
 import torch
 
 from isaac_tasks import make_env, task_entry
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -95,22 +80,9 @@ def main() -> None:
         "raw_physics_env_steps_per_s": steps / raw_time,
         "raw_physics_substeps_per_s": steps * decimation / raw_time,
         "ratio_task_to_raw": raw_time / task_time,
-        "machine": {
-            "cpu": cpu_name(),
-            "cores": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "mujoco": mujoco.__version__,
-            "numpy": np.__version__,
-        },
+        "machine": cli.machine_info(),
     }
-    print(json.dumps(result, indent=2))
-    if args.out:
-        tmp = args.out + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=2)
-        os.replace(tmp, args.out)
+    cli.report_json(result, args.out)
 
 
 if __name__ == "__main__":

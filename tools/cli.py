@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import sys
 from typing import Callable
 
@@ -38,7 +40,9 @@ def add_task_args(parser: argparse.ArgumentParser, num_envs: int) -> None:
     parser.add_argument("--num_envs", type=positive_int, default=num_envs, help="parallel environments")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
     parser.add_argument("--num_threads", type=non_negative_int, default=0, help="physics threads (0: all cores)")
-    parser.add_argument("--headless", action="store_true", help="accepted for Isaac Lab parity; runs are always headless")
+    parser.add_argument(
+        "--headless", action="store_true", help="accepted for Isaac Lab parity; runs are always headless"
+    )
 
 
 def run_main(main: Callable[[], None]) -> None:
@@ -53,3 +57,34 @@ def run_main(main: Callable[[], None]) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+
+
+def machine_info() -> dict:
+    """The machine and library versions a benchmark ran on."""
+    import mujoco
+    import numpy
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "mujoco": mujoco.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def report_json(result: dict, out: str | None) -> None:
+    """Print a benchmark's figures and, if asked, write them atomically to `out`."""
+    print(json.dumps(result, indent=2))
+    if out:
+        with open(out + ".tmp", "w") as f:
+            json.dump(result, f, indent=2)
+        os.replace(out + ".tmp", out)

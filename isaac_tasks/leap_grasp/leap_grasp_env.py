@@ -69,25 +69,31 @@ class LeapGraspEnv(BaseEnv):
         self.target_quat = torch.zeros(n, 4, device=device)
         self.hold_steps = torch.zeros(n, dtype=torch.long, device=device)
         self.success = torch.zeros(n, dtype=torch.bool, device=device)
-        self.disturbance_timer = torch.zeros(n, dtype=torch.long, device=device)
+        self.disturbance_nominal = torch.full((len(ROBOT_JOINT_NAMES),), cfg.finger_disturbance_torque, device=device)
+        self.disturbance_nominal[:NUM_ARM_JOINTS] = cfg.arm_disturbance_torque
         self.reset()
 
     # --- action -------------------------------------------------------------------------------
     def _apply_action(self, actions: torch.Tensor) -> None:
         if actions.shape != (self.num_envs, self.num_actions):
-            raise ValueError(f"expected actions of shape {(self.num_envs, self.num_actions)}, got {tuple(actions.shape)}")
+            raise ValueError(
+                f"expected actions of shape {(self.num_envs, self.num_actions)}, got {tuple(actions.shape)}"
+            )
         self.actions.copy_(actions)
         arm_command, finger_targets = self.action_space(actions)
         self.finger_targets.copy_(finger_targets)
         arm_targets = self._differential_ik(arm_command)
         self.physics.set_joint_position_target(torch.cat((arm_targets, self.finger_targets), dim=-1))
-        self.physics.set_joint_effort(self._disturbance_torques())
+        self.physics.set_joint_effort(self._disturbance_torques(self.disturbance_nominal))
 
     def _differential_ik(self, arm_command: torch.Tensor) -> torch.Tensor:
         """Arm joint targets that move the palm by the commanded delta pose (world frame)."""
         cfg = self.cfg
         delta = torch.cat(
-            (arm_command[:, :3] * cfg.arm_translation_limit, arm_command[:, 3:NUM_ARM_ACTIONS] * cfg.arm_rotation_limit),
+            (
+                arm_command[:, :3] * cfg.arm_translation_limit,
+                arm_command[:, 3:NUM_ARM_ACTIONS] * cfg.arm_rotation_limit,
+            ),
             dim=-1,
         )
         jacobian = self.physics.site_jacobian(PALM_SITE)[:, :, :NUM_ARM_JOINTS].to(self.device)
@@ -96,21 +102,6 @@ class LeapGraspEnv(BaseEnv):
         dq = (jacobian.transpose(1, 2) @ torch.linalg.solve(jjt, delta.unsqueeze(-1))).squeeze(-1)
         q = self.physics.state.joint_pos[:, :NUM_ARM_JOINTS]
         return torch.clamp(q + dq, self.arm_limits[:, 0], self.arm_limits[:, 1])
-
-    def _disturbance_torques(self) -> torch.Tensor:
-        """Random torques on every joint, applied for one control step every 2 to 5 steps."""
-        cfg = self.cfg
-        self.disturbance_timer -= 1
-        fire = self.disturbance_timer <= 0
-        self.disturbance_timer[fire] = self._random_interval(int(fire.sum()))
-        magnitude = torch.full((len(ROBOT_JOINT_NAMES),), cfg.finger_disturbance_torque, device=self.device)
-        magnitude[:NUM_ARM_JOINTS] = cfg.arm_disturbance_torque
-        noise = 2.0 * torch.rand(self.num_envs, len(magnitude), generator=self.generator, device=self.device) - 1.0
-        return noise * magnitude * fire.unsqueeze(-1)
-
-    def _random_interval(self, count: int) -> torch.Tensor:
-        low, high = self.cfg.disturbance_interval
-        return torch.randint(low, high + 1, (count,), generator=self.generator, device=self.device)
 
     # --- state, rewards, dones ----------------------------------------------------------------
     def _task_state(self) -> dict[str, torch.Tensor]:
@@ -141,10 +132,12 @@ class LeapGraspEnv(BaseEnv):
         self._object_pos = t["object_pos"]
         return {
             "palm_proximity": w.palm_proximity * rewards.palm_proximity(s.site_pos[:, 0], t["object_pos"]),
-            "fingertip_proximity": w.fingertip_proximity * rewards.fingertip_proximity(s.site_pos[:, 1:], t["object_pos"]),
+            "fingertip_proximity": w.fingertip_proximity
+            * rewards.fingertip_proximity(s.site_pos[:, 1:], t["object_pos"]),
             "grasp_contact": w.grasp_contact * rewards.grasp_contact(t["thumb"], t["opposing"]),
             "lift": w.lift * rewards.lift(t["height"], t["grasped"], cfg.target_lift_height),
-            "target_tracking": w.target_tracking * rewards.target_tracking(t["object_pos"], self.target_pos, t["grasped"]),
+            "target_tracking": w.target_tracking
+            * rewards.target_tracking(t["object_pos"], self.target_pos, t["grasped"]),
             "success": w.success * self.success.float(),
             "excessive_lift": w.excessive_lift * rewards.excessive_lift(t["height"], cfg.max_lift_height),
             "joint_limit": w.joint_limit
@@ -175,15 +168,22 @@ class LeapGraspEnv(BaseEnv):
 
         home = torch.tensor(cfg.arm_home_pose, device=device)
         arm = home + uniform(-cfg.arm_init_noise, cfg.arm_init_noise, NUM_ARM_JOINTS)
-        arm = torch.clamp(arm, self.arm_limits[:, 0] + cfg.joint_limit_margin, self.arm_limits[:, 1] - cfg.joint_limit_margin)
-        fingers = torch.zeros(n, len(self.finger_limits), device=device).clamp(self.finger_limits[:, 0], self.finger_limits[:, 1])
+        arm = torch.clamp(
+            arm, self.arm_limits[:, 0] + cfg.joint_limit_margin, self.arm_limits[:, 1] - cfg.joint_limit_margin
+        )
+        fingers = torch.zeros(n, len(self.finger_limits), device=device).clamp(
+            self.finger_limits[:, 0], self.finger_limits[:, 1]
+        )
         joint_pos = torch.cat((arm, fingers), dim=-1)
 
         object_pos = torch.stack(
-            (uniform(*cfg.object_x_range), uniform(*cfg.object_y_range), self.object_rest_height[env_ids] + 0.001), dim=-1
+            (uniform(*cfg.object_x_range), uniform(*cfg.object_y_range), self.object_rest_height[env_ids] + 0.001),
+            dim=-1,
         )
         object_quat = quat_from_yaw(uniform(*cfg.object_yaw_range))
-        self.physics.reset_envs(env_ids, joint_pos, torch.zeros_like(joint_pos), {OBJECT_BODY: (object_pos, object_quat)})
+        self.physics.reset_envs(
+            env_ids, joint_pos, torch.zeros_like(joint_pos), {OBJECT_BODY: (object_pos, object_quat)}
+        )
 
         self.object_start_pos[env_ids] = object_pos
         self.target_pos[env_ids] = object_pos + torch.tensor([0.0, 0.0, cfg.target_lift_height], device=device)
@@ -193,7 +193,7 @@ class LeapGraspEnv(BaseEnv):
         self.hold_steps[env_ids] = 0
         self.success[env_ids] = False
         self.episode_length_buf[env_ids] = 0
-        self.disturbance_timer[env_ids] = self._random_interval(n)
+        self.disturbance_timer[env_ids] = self._disturbance_interval(n)
         self.action_space.reset(env_ids)
 
     # --- observations -------------------------------------------------------------------------

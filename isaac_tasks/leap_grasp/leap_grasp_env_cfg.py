@@ -51,8 +51,7 @@ class LeapGraspEnvCfg(BaseEnvCfg):
     arm_home_pose: tuple[float, ...] = (0.0, 0.1, 0.0, -2.2, 0.0, 2.3, 0.785)
     arm_init_noise: float = 0.15  # rad
 
-    # external disturbances on every joint, every 2 to 5 control steps
-    disturbance_interval: tuple[int, int] = (2, 5)
+    # external disturbances on every joint, every 2 to 5 control steps (disturbance_interval)
     arm_disturbance_torque: float = 2.0  # Nm, uniform in [-x, x]
     finger_disturbance_torque: float = 0.05  # Nm
 
@@ -71,12 +70,10 @@ class LeapGraspEnvCfg(BaseEnvCfg):
         super().validate()
         if self.grasp_type not in ("pinch", "power", "all"):
             raise ValueError(f"grasp_type must be 'pinch', 'power' or 'all', got '{self.grasp_type}'")
-        for name in ("object_x_range", "object_y_range", "object_yaw_range", "disturbance_interval"):
+        for name in ("object_x_range", "object_y_range", "object_yaw_range"):
             low, high = getattr(self, name)
             if low > high:
                 raise ValueError(f"{name} must be (low, high) with low <= high, got {(low, high)}")
-        if self.disturbance_interval[0] < 1:
-            raise ValueError("disturbance_interval must be at least one step")
         for name in ("arm_disturbance_torque", "finger_disturbance_torque", "arm_init_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")

@@ -18,7 +18,14 @@ from isaac_tasks.base_env import BaseEnv
 from isaac_tasks.math import quat_from_yaw
 from isaac_tasks.orca_cube import metrics, rewards
 from isaac_tasks.orca_cube.orca_cube_env_cfg import OrcaCubeEnvCfg
-from isaac_tasks.orca_cube.scene import CUBE_BODY, CUBE_XY, PLATFORM_BODY, cube_scene, cube_start_height, platform_support_pos
+from isaac_tasks.orca_cube.scene import (
+    CUBE_BODY,
+    CUBE_XY,
+    PLATFORM_BODY,
+    cube_scene,
+    cube_start_height,
+    platform_support_pos,
+)
 from isaac_tasks.physics import make_backend
 from isaac_tasks.physics.interface import SceneQueries
 
@@ -59,6 +66,7 @@ class OrcaCubeEnv(BaseEnv):
         self.rotation = torch.zeros(n, device=device)  # rad turned in the commanded sense after release
         self.released_time = torch.zeros(n, device=device)  # s since the platform left
         self.dropped = torch.zeros(n, dtype=torch.bool, device=device)
+        self.disturbance_nominal = torch.full((j,), cfg.joint_disturbance_torque, device=device)
         self._randomize_links()
         self.reset()
 
@@ -93,7 +101,9 @@ class OrcaCubeEnv(BaseEnv):
     # --- action -------------------------------------------------------------------------------
     def _apply_action(self, actions: torch.Tensor) -> None:
         if actions.shape != (self.num_envs, self.num_actions):
-            raise ValueError(f"expected actions of shape {(self.num_envs, self.num_actions)}, got {tuple(actions.shape)}")
+            raise ValueError(
+                f"expected actions of shape {(self.num_envs, self.num_actions)}, got {tuple(actions.shape)}"
+            )
         alpha = self.cfg.action_ema_alpha
         self.previous_actions.copy_(self.actions)
         self.actions.copy_(actions.clamp(-1.0, 1.0))
@@ -101,6 +111,7 @@ class OrcaCubeEnv(BaseEnv):
         scaled = low + 0.5 * (self.actions + 1.0) * (high - low)
         self.joint_targets.copy_(alpha * scaled + (1.0 - alpha) * self.joint_targets)
         self.physics.set_joint_position_target(self.joint_targets)
+        self.physics.set_joint_effort(self._disturbance_torques(self.disturbance_nominal))
         self.physics.set_kinematic_pose(PLATFORM_BODY, self._platform_pos(), self._identity_quat())
         self._update_command()
 
@@ -138,12 +149,14 @@ class OrcaCubeEnv(BaseEnv):
         cube_pos, cube_quat, ang_vel = s.body_pos[:, 0], s.body_quat[:, 0], s.body_ang_vel[:, 0]
         joint_acc = (s.joint_vel - self.previous_joint_vel) / self.step_dt
         terms = {
-            "object_position_tracking": w.object_position_tracking * rewards.object_position_tracking(cube_pos, self.cube_origin),
+            "object_position_tracking": w.object_position_tracking
+            * rewards.object_position_tracking(cube_pos, self.cube_origin),
             "rotation_magnitude_tracking": w.rotation_magnitude_tracking
             * rewards.rotation_magnitude_tracking(ang_vel, self.command),
             "rotation_direction_alignment": w.rotation_direction_alignment
             * rewards.rotation_direction_alignment(ang_vel, self.command),
-            "angular_acceleration": w.angular_acceleration * rewards.angular_acceleration(ang_vel, self.previous_cube_ang_vel),
+            "angular_acceleration": w.angular_acceleration
+            * rewards.angular_acceleration(ang_vel, self.previous_cube_ang_vel),
             "reaching_object": w.reaching_object * rewards.reaching_object(s.site_pos, cube_pos),
             "pose_closure": w.pose_closure * rewards.pose_closure(s.site_pos, cube_pos),
             "joint_velocity_l2": w.joint_velocity_l2 * rewards.l2(s.joint_vel),
@@ -178,14 +191,19 @@ class OrcaCubeEnv(BaseEnv):
         r, n = self.cfg.randomization, len(env_ids)
         self._randomize_reset(env_ids)
         joint_pos = torch.zeros(n, self.num_actions, device=self.device).clamp(*self.joint_limits.unbind(-1))
-        cube_pos = self.cube_origin + self._uniform(-r.cube_position_noise, r.cube_position_noise, n, 3)
+        cube_pos = self.cube_origin.expand(n, 3).clone()  # resting on the platform; shifted in the plane
+        cube_pos[:, :2] += self._uniform(-r.cube_position_noise, r.cube_position_noise, n, 2)
         cube_quat = quat_from_yaw(self._uniform(-math.pi, math.pi, n))
         lin_vel = self._uniform(-r.cube_velocity_noise, r.cube_velocity_noise, n, 3)
         ang_vel = self._uniform(-r.cube_angular_velocity_noise, r.cube_angular_velocity_noise, n, 3)
         self.episode_length_buf[env_ids] = 0
         self.physics.set_kinematic_pose(PLATFORM_BODY, self._platform_pos(), self._identity_quat())
         self.physics.reset_envs(
-            env_ids, joint_pos, torch.zeros_like(joint_pos), {CUBE_BODY: (cube_pos, cube_quat)}, {CUBE_BODY: (lin_vel, ang_vel)}
+            env_ids,
+            joint_pos,
+            torch.zeros_like(joint_pos),
+            {CUBE_BODY: (cube_pos, cube_quat)},
+            {CUBE_BODY: (lin_vel, ang_vel)},
         )
         self.joint_targets[env_ids] = joint_pos
         self.actions[env_ids] = 0.0
@@ -196,6 +214,7 @@ class OrcaCubeEnv(BaseEnv):
         self.rotation[env_ids] = 0.0
         self.released_time[env_ids] = 0.0
         self.dropped[env_ids] = False
+        self.disturbance_timer[env_ids] = self._disturbance_interval(n)
         self._sample_command(env_ids)
 
     # --- observations -------------------------------------------------------------------------

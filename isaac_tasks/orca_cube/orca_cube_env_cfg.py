@@ -39,21 +39,36 @@ class RandomizationCfg:
     joint_limit_noise: float = 0.02  # rad, uniform on each bound, reset
     cube_friction: tuple[float, float] = (0.5, 1.3)  # reset, uniform
     cube_mass_scale: tuple[float, float] = (0.2, 1.0)  # reset, uniform
-    cube_position_noise: float = 0.005  # m, uniform per axis
+    cube_position_noise: float = 0.005  # m, uniform in x and y (the cube rests on the platform)
     cube_velocity_noise: float = 0.02  # m/s, uniform per axis
     cube_angular_velocity_noise: float = 0.2  # rad/s, uniform per axis
     gravity_noise_std: float = 0.5  # m/s^2, Gaussian on z
 
     def validate(self) -> None:
-        for name in ("link_friction_scale", "link_mass_scale", "stiffness_scale", "damping_scale", "cube_friction", "cube_mass_scale"):
+        for name in (
+            "link_friction_scale",
+            "link_mass_scale",
+            "stiffness_scale",
+            "damping_scale",
+            "cube_friction",
+            "cube_mass_scale",
+        ):
             low, high = getattr(self, name)
             if not 0 < low <= high:
                 raise ValueError(f"randomization.{name} must be (low, high) with 0 < low <= high, got {(low, high)}")
-        for name in ("joint_limit_noise", "cube_position_noise", "cube_velocity_noise", "cube_angular_velocity_noise", "gravity_noise_std"):
+        for name in (
+            "joint_limit_noise",
+            "cube_position_noise",
+            "cube_velocity_noise",
+            "cube_angular_velocity_noise",
+            "gravity_noise_std",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"randomization.{name} must be non-negative, got {getattr(self, name)}")
         if self.joint_limit_noise > 0.1:
-            raise ValueError(f"randomization.joint_limit_noise is meant to be small (<= 0.1 rad), got {self.joint_limit_noise}")
+            raise ValueError(
+                f"randomization.joint_limit_noise is meant to be small (<= 0.1 rad), got {self.joint_limit_noise}"
+            )
 
 
 @dataclass(kw_only=True)
@@ -72,6 +87,9 @@ class OrcaCubeEnvCfg(BaseEnvCfg):
     command_magnitude: tuple[float, float] = (0.5, MAX_COMMAND)  # rad/s about +z, random sign
     command_hold_s: tuple[float, float] = (8.0, 12.0)
     action_ema_alpha: float = 0.5
+    # The paper trains without joint disturbances; robustness evaluation scales these up from 0.
+    disturbance_scale: float = 0.0
+    joint_disturbance_torque: float = 0.05  # N m on every joint at disturbance_scale 1
 
     rewards: RewardWeights = field(default_factory=RewardWeights)
     randomization: RandomizationCfg = field(default_factory=RandomizationCfg)
@@ -80,7 +98,9 @@ class OrcaCubeEnvCfg(BaseEnvCfg):
         super().validate()
         low, high = self.command_magnitude
         if not 0 <= low <= high <= MAX_COMMAND:
-            raise ValueError(f"command_magnitude must satisfy 0 <= low <= high <= {MAX_COMMAND} rad/s, got {(low, high)}")
+            raise ValueError(
+                f"command_magnitude must satisfy 0 <= low <= high <= {MAX_COMMAND} rad/s, got {(low, high)}"
+            )
         low, high = self.command_hold_s
         if not 0 < low <= high:
             raise ValueError(f"command_hold_s must satisfy 0 < low <= high, got {(low, high)}")

@@ -123,7 +123,9 @@ class PhysicsBackend(ABC):
         """Factor (n,) on the nominal mass and inertia of `body`."""
 
     @abstractmethod
-    def scale_joint_gains(self, env_ids: torch.Tensor, stiffness_scale: torch.Tensor, damping_scale: torch.Tensor) -> None:
+    def scale_joint_gains(
+        self, env_ids: torch.Tensor, stiffness_scale: torch.Tensor, damping_scale: torch.Tensor
+    ) -> None:
         """(n, J) factors on the nominal servo stiffness and on the nominal joint damping (servo and passive)."""
 
     @abstractmethod

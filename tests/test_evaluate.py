@@ -1,0 +1,83 @@
+"""tools/evaluate.py: reports, the zero-disturbance sweep, penetration, bad input."""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tool(name, *args, cwd):
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", name), *args], cwd=cwd, capture_output=True, text=True, timeout=900
+    )
+
+
+def train_one(task, cwd):
+    result = tool("train.py", "--task", task, "--num_envs", "8", "--max_iterations", "1", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    (checkpoint,) = glob.glob(str(cwd / "logs/rsl_rl/*/*/model_0.pt"))
+    return checkpoint
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    return {task: train_one(task, tmp_path_factory.mktemp(task)) for task in ("Leap-Grasp-v0", "Orca-Cube-Rotate-v0")}
+
+
+def evaluate(task, checkpoint, out, *extra):
+    args = ["--task", task, "--checkpoint", checkpoint, "--num_envs", "8", "--episodes", "8", "--sweep_episodes", "8"]
+    return tool("evaluate.py", *args, "--out", str(out), *extra, cwd=out.parent)
+
+
+def test_rotation_report_and_zero_sweep_reproduces_the_plain_evaluation(checkpoints, tmp_path):
+    out = tmp_path / "report"
+    result = evaluate("Orca-Cube-Rotate-v0", checkpoints["Orca-Cube-Rotate-v0"], out, "--sweep", "0,3")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    (entry,) = report["checkpoints"].values()
+    for key in ("rpm", "rotation_turns", "drop_rate"):
+        assert key in entry["metrics"]
+    robustness = entry["robustness"]
+    assert robustness["scale"] == [0.0, 3.0] and robustness["metric"] == "rotation_turns"
+    assert entry["metrics"]["rotation_turns"] != 0.0  # a continuous value: equality below is no accident
+    assert robustness["value"][0] == pytest.approx(entry["metrics"]["rotation_turns"], abs=1e-9)
+    assert (out / "robustness.png").stat().st_size > 0 and (out / "report.md").read_text().startswith("# Evaluation")
+
+
+def test_grasp_report_has_success_split_and_penetration(checkpoints, tmp_path):
+    out = tmp_path / "report"
+    result = evaluate("Leap-Grasp-v0", checkpoints["Leap-Grasp-v0"], out, "--sweep", "0,2")
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads((out / "report.json").read_text())["checkpoints"].values()
+    assert {"success_rate", "success_pinch", "success_power"} <= set(entry["metrics"])
+    penetration = entry["penetration"]
+    assert 0.0 <= penetration["infeasible_fraction"] <= 1.0
+    assert penetration["hand_hand"]["max_cm"] >= penetration["hand_hand"]["median_cm"] >= 0.0
+    assert entry["robustness"]["value"][0] == entry["metrics"]["success_rate"]
+    assert (out / "penetration.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("case", ["empty_sweep", "negative_sweep", "missing", "corrupt", "other_task"])
+def test_bad_input_gives_an_error_and_no_report(checkpoints, tmp_path, case):
+    task, checkpoint, extra = "Leap-Grasp-v0", checkpoints["Leap-Grasp-v0"], []
+    if case == "empty_sweep":
+        extra, message = ["--sweep", ""], "empty"
+    elif case == "negative_sweep":
+        extra, message = ["--sweep", "0,-1"], "non-negative"
+    elif case == "missing":
+        checkpoint, message = str(tmp_path / "model_9.pt"), "not found"
+    elif case == "corrupt":
+        checkpoint, message = str(tmp_path / "model_9.pt"), "corrupt"
+        (tmp_path / "model_9.pt").write_bytes(b"\x00" * 64)
+    else:
+        task, message = "Orca-Cube-Rotate-v0", "trained on task 'Leap-Grasp-v0'"
+    out = tmp_path / "report"
+    result = evaluate(task, checkpoint, out, *extra)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and not glob.glob(str(tmp_path / ".evaluate_*"))
