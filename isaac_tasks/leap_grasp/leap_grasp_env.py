@@ -64,6 +64,7 @@ class LeapGraspEnv(BaseEnv):
 
         self.actions = torch.zeros(n, self.num_actions, device=device)
         self.finger_targets = torch.zeros(n, len(self.finger_limits), device=device)
+        self.joint_targets = torch.zeros(n, len(limits), device=device)  # arm (from IK) and fingers, last sent
         self.object_start_pos = torch.zeros(n, 3, device=device)
         self.target_pos = torch.zeros(n, 3, device=device)
         self.target_quat = torch.zeros(n, 4, device=device)
@@ -82,8 +83,8 @@ class LeapGraspEnv(BaseEnv):
         self.actions.copy_(actions)
         arm_command, finger_targets = self.action_space(actions)
         self.finger_targets.copy_(finger_targets)
-        arm_targets = self._differential_ik(arm_command)
-        self.physics.set_joint_position_target(torch.cat((arm_targets, self.finger_targets), dim=-1))
+        self.joint_targets.copy_(torch.cat((self._differential_ik(arm_command), self.finger_targets), dim=-1))
+        self.physics.set_joint_position_target(self.joint_targets)
         self.physics.set_joint_effort(self._disturbance_torques(self.disturbance_nominal))
 
     def _differential_ik(self, arm_command: torch.Tensor) -> torch.Tensor:
@@ -119,14 +120,14 @@ class LeapGraspEnv(BaseEnv):
             "height": height,
             "thumb": thumb,
             "opposing": opposing,
-            "grasped": thumb & opposing,
+            "held": s.in_contact.any(dim=-1),  # touching a fingertip or the palm
             "feasible": feasible,
         }
 
     def _reward_terms(self) -> dict[str, torch.Tensor]:
         cfg, w, s = self.cfg, self.cfg.rewards, self.physics.state
         t = self._task_state()
-        holding = (t["height"] >= cfg.success_height) & t["grasped"] & t["feasible"]
+        holding = (t["height"] >= cfg.success_height) & t["held"] & t["feasible"]
         self.hold_steps.copy_(torch.where(holding, self.hold_steps + 1, torch.zeros_like(self.hold_steps)))
         self.success.copy_(self.hold_steps >= cfg.success_hold_steps)
         self._object_pos = t["object_pos"]
@@ -135,9 +136,9 @@ class LeapGraspEnv(BaseEnv):
             "fingertip_proximity": w.fingertip_proximity
             * rewards.fingertip_proximity(s.site_pos[:, 1:], t["object_pos"]),
             "grasp_contact": w.grasp_contact * rewards.grasp_contact(t["thumb"], t["opposing"]),
-            "lift": w.lift * rewards.lift(t["height"], t["grasped"], cfg.target_lift_height),
+            "lift": w.lift * rewards.lift(t["height"], t["held"], cfg.target_lift_height),
             "target_tracking": w.target_tracking
-            * rewards.target_tracking(t["object_pos"], self.target_pos, t["grasped"]),
+            * rewards.target_tracking(t["object_pos"], self.target_pos, t["held"]),
             "success": w.success * self.success.float(),
             "excessive_lift": w.excessive_lift * rewards.excessive_lift(t["height"], cfg.max_lift_height),
             "joint_limit": w.joint_limit
@@ -189,6 +190,7 @@ class LeapGraspEnv(BaseEnv):
         self.target_pos[env_ids] = object_pos + torch.tensor([0.0, 0.0, cfg.target_lift_height], device=device)
         self.target_quat[env_ids] = object_quat
         self.finger_targets[env_ids] = fingers
+        self.joint_targets[env_ids] = joint_pos
         self.actions[env_ids] = 0.0
         self.hold_steps[env_ids] = 0
         self.success[env_ids] = False

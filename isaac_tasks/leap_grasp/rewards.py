@@ -27,13 +27,13 @@ def grasp_contact(thumb_contact: torch.Tensor, opposing_contact: torch.Tensor) -
     return 0.5 * thumb_contact.float() + 0.5 * opposing_contact.float()
 
 
-def lift(height: torch.Tensor, grasped: torch.Tensor, target_height: float) -> torch.Tensor:
-    """Progress of a grasped object towards the target height, in [0, 1]."""
-    return grasped.float() * (height / target_height).clamp(0.0, 1.0)
+def lift(height: torch.Tensor, held: torch.Tensor, target_height: float) -> torch.Tensor:
+    """Progress of a held object towards the target height, in [0, 1]."""
+    return held.float() * (height / target_height).clamp(0.0, 1.0)
 
 
-def target_tracking(object_pos: torch.Tensor, target_pos: torch.Tensor, grasped: torch.Tensor) -> torch.Tensor:
-    return grasped.float() * (1.0 - torch.tanh((object_pos - target_pos).norm(dim=-1) / PROXIMITY_SCALE))
+def target_tracking(object_pos: torch.Tensor, target_pos: torch.Tensor, held: torch.Tensor) -> torch.Tensor:
+    return held.float() * (1.0 - torch.tanh((object_pos - target_pos).norm(dim=-1) / PROXIMITY_SCALE))
 
 
 def excessive_lift(height: torch.Tensor, max_height: float) -> torch.Tensor:
