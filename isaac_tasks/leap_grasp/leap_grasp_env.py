@@ -137,8 +137,7 @@ class LeapGraspEnv(BaseEnv):
             * rewards.fingertip_proximity(s.site_pos[:, 1:], t["object_pos"]),
             "grasp_contact": w.grasp_contact * rewards.grasp_contact(t["thumb"], t["opposing"]),
             "lift": w.lift * rewards.lift(t["height"], t["held"], cfg.target_lift_height),
-            "target_tracking": w.target_tracking
-            * rewards.target_tracking(t["object_pos"], self.target_pos, t["held"]),
+            "target_tracking": w.target_tracking * rewards.target_tracking(t["object_pos"], self.target_pos, t["held"]),
             "success": w.success * self.success.float(),
             "excessive_lift": w.excessive_lift * rewards.excessive_lift(t["height"], cfg.max_lift_height),
             "joint_limit": w.joint_limit

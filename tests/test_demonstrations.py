@@ -1,0 +1,129 @@
+"""Demonstration files: format checks, scripted generation with interruption and resume, prior round trip."""
+
+import os
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from agents import prior_data
+from agents.demonstrations import OBS_FIELDS, STATE_DIM, DemoFormatError, Episode, load_demos, write_demos
+from agents.flow_matching import FlowPrior, train_flow_prior
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TASK = "Leap-Grasp-v0"
+
+
+def tool(*args, cwd, wait=True):
+    command = [sys.executable, os.path.join(ROOT, "tools", "generate_demos.py"), *args]
+    if not wait:
+        return subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def episode(length=5, seed=0) -> Episode:
+    rng = np.random.default_rng(seed)
+    obs = {key: rng.normal(size=(length, width)) for key, width in OBS_FIELDS.items()}
+    return Episode(obs, rng.normal(size=(length, STATE_DIM)), rng.normal(size=(length, 22)), True, "pinch", "dice")
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda f: f["data/demo_1/obs"].__delitem__("joint_pos"), "/data/demo_1/obs/joint_pos is missing"),
+        (lambda f: f["data/demo_0"].__delitem__("actions"), "/data/demo_0/actions is missing"),
+        (lambda f: _replace(f, "data/demo_0/states", np.zeros((5, 3))), "/data/demo_0/states has shape (5, 3)"),
+        (
+            lambda f: _replace(f, "data/demo_1/obs/palm_pos", np.zeros((4, 3))),
+            "/data/demo_1/obs/palm_pos has shape (4, 3)",
+        ),
+        (lambda f: _replace(f, "data/demo_0/actions", np.full((5, 22), np.nan)), "NaN"),
+        (lambda f: [f["data"].__delitem__(k) for k in list(f["data"])], "holds no episodes"),
+        (lambda f: f["data"].attrs.__setitem__("env_name", "Orca-Cube-Rotate-v0"), "expected 'Leap-Grasp-v0'"),
+        (lambda f: f["data/demo_0"].attrs.__delitem__("grasp_type"), "attribute 'grasp_type' is missing"),
+    ],
+)
+def test_malformed_files_are_refused_naming_file_and_field(tmp_path, damage, message):
+    path = str(tmp_path / "demos.hdf5")
+    write_demos(path, TASK, [episode(seed=0), episode(seed=1)])
+    assert len(load_demos(path, TASK)) == 2
+    with h5py.File(path, "a") as f:
+        damage(f)
+    with pytest.raises(DemoFormatError) as error:
+        load_demos(path, TASK)
+    assert path in str(error.value) and message in str(error.value)
+
+
+def _replace(f, name, value):
+    del f[name]
+    f[name] = value
+
+
+def test_training_refuses_a_bad_file_and_writes_nothing(tmp_path):
+    path = tmp_path / "broken.hdf5"
+    path.write_bytes(b"not hdf5")
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "train_prior.py"),
+            "--demos",
+            str(path),
+            "--log_root",
+            str(tmp_path / "logs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode != 0 and str(path) in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+def test_generation_resumes_after_interruption_without_loss_or_duplicates(tmp_path):
+    args = ["--num_demos", "6", "--num_envs", "3", "--seed", "4"]
+    reference = tool(*args, "--out", str(tmp_path / "reference.hdf5"), cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    out = tmp_path / "interrupted.hdf5"
+    shards = tmp_path / "interrupted.hdf5.shards"
+    process = tool(*args, "--out", str(out), cwd=tmp_path, wait=False)
+    while not (shards / "round_0000.hdf5").exists():  # stop it once the first of two rounds is on disk
+        assert process.poll() is None, "generation ended before it could be interrupted"
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    assert not out.exists()
+    resumed = tool(*args, "--out", str(out), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming: 1 of 2 rounds" in resumed.stdout
+    expected, got = load_demos(str(tmp_path / "reference.hdf5"), TASK), load_demos(str(out), TASK)
+    assert len(got) == 6
+    for a, b in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(a.actions, b.actions)
+        np.testing.assert_array_equal(a.obs["object_pos"], b.obs["object_pos"])
+    assert not shards.exists()
+
+
+def test_generate_load_train_push_round_trip(tmp_path):
+    result = tool("--num_demos", "4", "--num_envs", "4", "--out", str(tmp_path / "d.hdf5"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    episodes = load_demos(str(tmp_path / "d.hdf5"), TASK)
+    assert len(episodes) == 4 and {e.grasp_type for e in episodes} <= {"pinch", "power"}
+    assert all(np.abs(e.actions[:, :6]).max() <= 1.0 for e in episodes)  # arm deltas within the task's limits
+    for variant, spec in prior_data.VARIANTS.items():
+        cond, actions = prior_data.dataset(variant, episodes, rotation_limit=0.1)
+        assert cond.shape[1] == spec["cond_dim"] and actions.shape[1:] == (2, spec["action_dim"])
+        model = FlowPrior(horizon=2, hidden_dims=(64, 64), **spec)
+        losses = train_flow_prior(
+            model, cond, actions, num_steps=200, batch_size=128, generator=torch.Generator().manual_seed(0)
+        )
+        assert losses[-1] < losses[0]
+        path = str(tmp_path / f"{variant}.pt")
+        model.save(path, {"variant": variant})
+        loaded, metadata = FlowPrior.load(path)
+        a0 = torch.randn(len(cond[:8]), 2, spec["action_dim"])
+        torch.testing.assert_close(loaded.push(cond[:8], a0), model.push(cond[:8], a0))
+        assert metadata["variant"] == variant

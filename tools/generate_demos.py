@@ -1,0 +1,139 @@
+"""Generate scripted grasp demonstrations for Leap-Grasp-v0 in parallel environments.
+
+    python tools/generate_demos.py --num_demos 1441 --num_envs 128 --out demos/leap_grasp.hdf5
+
+Rounds of `--num_envs` episodes (one per environment) are written as shards next to the output
+(<out>.shards/, each shard atomically); a run that is interrupted resumes from the shards it finished,
+and each round has its own seed, so nothing is lost or duplicated. The shards are merged into the
+output file (atomically) at the end. The format is documented in agents/demonstrations.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import os
+import shutil
+
+import cli
+
+import torch
+from tqdm import tqdm
+
+from agents.demonstrations import Episode, load_demos, write_demos
+from isaac_tasks import make_env
+from isaac_tasks.leap_grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg
+
+TASK = "Leap-Grasp-v0"
+
+
+def snapshot(env) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Observation fields and privileged state of every environment, as the demonstration format has them."""
+    s = env.physics.state
+    obs = {
+        "joint_pos": s.joint_pos,
+        "joint_vel": s.joint_vel,
+        "joint_targets": env.joint_targets.clone(),
+        "palm_pos": s.site_pos[:, 0],
+        "palm_quat": s.site_quat[:, 0],
+        "object_pos": s.body_pos[:, 0],
+        "object_quat": s.body_quat[:, 0],
+        "fingertip_contact": s.in_contact[:, :4].float(),
+    }
+    state = torch.cat(
+        (s.joint_pos, s.joint_vel, s.body_pos[:, 0], s.body_quat[:, 0], s.body_lin_vel[:, 0], s.body_ang_vel[:, 0]), -1
+    )
+    return obs, state
+
+
+@torch.inference_mode()
+def collect_round(env, script: ScriptedGrasp, size: int) -> list[Episode]:
+    """The first episode of environments 0..size-1 after a reset."""
+    env.reset()
+    script.reset(torch.arange(env.num_envs))
+    steps: list[tuple[dict, torch.Tensor, torch.Tensor]] = []
+    ended_at = torch.full((env.num_envs,), -1)
+    success = torch.zeros(env.num_envs, dtype=torch.bool)
+    while (ended_at[:size] < 0).any():
+        obs, state = snapshot(env)
+        command = script.command()
+        steps.append((obs, state, command))
+        _, _, dones, extras = env.step(script.actions(command))
+        ids = dones.nonzero().squeeze(-1)
+        if len(ids):
+            first = ended_at[ids] < 0
+            ended_at[ids[first]] = len(steps)
+            success[ids[first]] = extras["log"]["Metrics/success_rate"][first].bool()
+            script.reset(ids)
+    episodes = []
+    for i in range(size):
+        length = int(ended_at[i])
+        obj = env.objects[int(env.object_index[i])]
+        episodes.append(
+            Episode(
+                obs={key: torch.stack([o[key][i] for o, _, _ in steps[:length]]).numpy() for key in steps[0][0]},
+                states=torch.stack([st[i] for _, st, _ in steps[:length]]).numpy(),
+                actions=torch.stack([c[i] for _, _, c in steps[:length]]).numpy(),
+                success=bool(success[i]),
+                grasp_type=obj.grasp_type,
+                object=obj.name,
+            )
+        )
+    return episodes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--num_demos", type=cli.positive_int, default=1441)
+    parser.add_argument("--num_envs", type=cli.positive_int, default=128)
+    parser.add_argument("--seed", type=cli.non_negative_int, default=0)
+    parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
+    parser.add_argument("--grasp_type", choices=("pinch", "power", "all"), default="all")
+    parser.add_argument("--out", required=True, help="HDF5 file to write")
+    args = parser.parse_args()
+
+    shard_dir = args.out + ".shards"
+    os.makedirs(shard_dir, exist_ok=True)
+    num_rounds = -(-args.num_demos // args.num_envs)
+    done = sorted(glob.glob(os.path.join(shard_dir, "round_*.hdf5")))
+    if done:
+        print(f"Resuming: {len(done)} of {num_rounds} rounds already in {shard_dir}")
+    env = make_env(
+        TASK,
+        num_envs=args.num_envs,
+        seed=args.seed,
+        num_threads=args.num_threads,
+        grasp_type=args.grasp_type,
+        action_space="abs_joint",
+        disturbance_scale=0.0,
+    )
+    script_cfg = ScriptedGraspCfg()
+    generator = torch.Generator()
+    script = ScriptedGrasp(env, script_cfg, generator)
+    env_args = {"env_cfg": dataclasses.asdict(env.cfg), "script": dataclasses.asdict(script_cfg), "seed": args.seed}
+    with tqdm(total=args.num_demos, initial=min(len(done) * args.num_envs, args.num_demos), unit="demo") as progress:
+        for k in range(len(done), num_rounds):
+            size = min(args.num_envs, args.num_demos - k * args.num_envs)
+            env.generator.manual_seed(args.seed * 100_003 + k)  # each round reproducible on its own
+            generator.manual_seed(args.seed * 100_003 + k)
+            write_demos(
+                os.path.join(shard_dir, f"round_{k:04d}.hdf5"), TASK, collect_round(env, script, size), env_args
+            )
+            progress.update(size)
+
+    episodes = [
+        e for path in sorted(glob.glob(os.path.join(shard_dir, "round_*.hdf5"))) for e in load_demos(path, TASK)
+    ]
+    write_demos(args.out, TASK, episodes[: args.num_demos], env_args)
+    shutil.rmtree(shard_dir)
+    success = torch.tensor([e.success for e in episodes], dtype=torch.float)
+    power = torch.tensor([e.grasp_type == "power" for e in episodes])
+    print(f"Wrote {len(episodes)} demonstrations to {args.out}")
+    print(
+        f"scripted success: {success.mean():.3f} (pinch {success[~power].mean():.3f}, power {success[power].mean():.3f})"
+    )
+
+
+if __name__ == "__main__":
+    cli.run_main(main)
