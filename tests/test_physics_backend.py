@@ -98,3 +98,20 @@ def test_diverged_environment_is_reported():
     env.physics._qvel[1, 0] = np.nan
     diverged = env.physics.step(5)
     assert diverged.tolist() == [False, True, False]
+
+
+def test_site_orientation_matches_mujoco(grasp_env):
+    import mujoco
+
+    physics = grasp_env.physics
+    for _ in range(3):
+        grasp_env.step(2 * torch.rand(grasp_env.num_envs, grasp_env.num_actions) - 1)
+    xmat = physics.batch.bind("site_xmat")
+    physics.batch.forward()  # fill the newly bound field at the current state
+    physics.refresh()
+    for env in (0, 5):
+        for k, site in enumerate(physics._site):
+            expected = np.zeros(4)
+            mujoco.mju_mat2Quat(expected, xmat[env, site])
+            got = physics.state.site_quat[env, k].double().numpy()
+            assert min(np.abs(got - expected).max(), np.abs(got + expected).max()) < 1e-5

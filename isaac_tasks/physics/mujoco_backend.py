@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from mujoco import batch as mjbatch
 
-from isaac_tasks.math import quat_apply_inverse, quat_from_matrix
+from isaac_tasks.math import quat_apply_inverse, quat_mul
 from isaac_tasks.physics.interface import BackendInfo, PhysicsBackend, PhysicsState, SceneQueries
 
 _UNSTABLE_WARNINGS = [
@@ -111,6 +111,8 @@ class MujocoBackend(PhysicsBackend):
         self._actuator = np.array([_name_id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, n) for n in q.joints], dtype=np.int64)
         self._body = np.array([_name_id(m, mujoco.mjtObj.mjOBJ_BODY, n) for n in q.bodies], dtype=np.int64)
         self._site = np.array([_name_id(m, mujoco.mjtObj.mjOBJ_SITE, n) for n in q.sites], dtype=np.int64)
+        self._site_body = m.site_bodyid[self._site]
+        self._site_local_quat = torch.tensor(m.site_quat[self._site], dtype=torch.float32)
         # moves_site[s, j]: joint j is on the kinematic chain of site s
         moves_site = np.zeros((len(self._site), len(jnt)), dtype=bool)
         for i, site in enumerate(self._site):
@@ -148,7 +150,7 @@ class MujocoBackend(PhysicsBackend):
         self._warmstart, self._time = b.bind("qacc_warmstart"), b.bind("time")
         self._xpos, self._xquat, self._cvel = b.bind("xpos"), b.bind("xquat"), b.bind("cvel")
         self._subtree_com = b.bind("subtree_com")
-        self._site_xpos, self._site_xmat = b.bind("site_xpos"), b.bind("site_xmat")
+        self._site_xpos = b.bind("site_xpos")
         self._xanchor, self._xaxis = b.bind("xanchor"), b.bind("xaxis")
         self._sensordata = b.bind("sensordata")
         self._mocap_pos, self._mocap_quat = b.bind("mocap_pos"), b.bind("mocap_quat")
@@ -270,7 +272,6 @@ class MujocoBackend(PhysicsBackend):
         lin_vel = cvel[..., 3:] + np.cross(cvel[..., :3], offset)
         force = self._sensordata[:, self._contact_adr[:, None] + np.arange(1, 4)]
         found = self._sensordata[:, self._contact_adr] > 0
-        n = self.num_envs
         self.state = PhysicsState(
             joint_pos=t(self._qpos[:, self._qpos_adr]),
             joint_vel=t(self._qvel[:, self._dof_adr]),
@@ -279,7 +280,7 @@ class MujocoBackend(PhysicsBackend):
             body_lin_vel=t(lin_vel),
             body_ang_vel=t(cvel[..., :3]),
             site_pos=t(self._site_xpos[:, self._site]),
-            site_quat=quat_from_matrix(t(self._site_xmat[:, self._site]).reshape(n, len(self._site), 3, 3)),
+            site_quat=quat_mul(t(self._xquat[:, self._site_body]), self._site_local_quat),
             contact_force=t(np.linalg.norm(force, axis=-1) * found),
             in_contact=torch.from_numpy(found.copy()),
         )
