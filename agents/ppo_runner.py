@@ -58,6 +58,7 @@ class PPORunner(OnPolicyRunner):
         self.checkpoint_info = {
             "task": task,
             "action_space": getattr(env.cfg, "action_space", None),
+            "prior_checkpoint": getattr(env.cfg, "prior_checkpoint", None),
             "num_actions": env.num_actions,
         }
 
@@ -85,3 +86,8 @@ def load_policy(env, task: str, checkpoint: str, agent_cfg: dict) -> tuple[PPORu
     runner = PPORunner(env, agent_cfg, task=task, log_dir=None)
     runner.load(checkpoint)
     return runner, runner.get_inference_policy()
+
+
+def env_overrides(info: dict) -> dict:
+    """Settings a checkpoint's environment needs again: its action space and the prior behind it."""
+    return {key: info[key] for key in ("action_space", "prior_checkpoint") if info.get(key)}

@@ -27,7 +27,7 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.ppo_runner import load_policy, read_checkpoint  # noqa: E402
+from agents.ppo_runner import env_overrides, load_policy, read_checkpoint  # noqa: E402
 from isaac_tasks import make_agent_cfg, make_env, task_entry  # noqa: E402
 from isaac_tasks.evaluation.penetration import INFEASIBLE_DEPTH, PenetrationMeter, leap_hand_links  # noqa: E402
 from isaac_tasks.evaluation.rollout import run_episodes, summarize  # noqa: E402
@@ -77,17 +77,15 @@ def depth_summary(depth: torch.Tensor) -> dict[str, float]:
     }
 
 
-def evaluate_checkpoint(args, checkpoint: str, action_space: str | None) -> tuple[dict, dict[str, torch.Tensor]]:
+def evaluate_checkpoint(args, checkpoint: str, info: dict) -> tuple[dict, dict[str, torch.Tensor]]:
     def env_with(scale: float):
         overrides = {
             "num_envs": args.num_envs,
             "seed": args.seed,
             "num_threads": args.num_threads,
-            "disturbance_scale": scale,
+            **env_overrides(info),
         }
-        if action_space:
-            overrides["action_space"] = action_space
-        return make_env(args.task, **overrides)
+        return make_env(args.task, disturbance_scale=scale, **overrides)
 
     env = env_with(0.0)
     _, policy = load_policy(env, args.task, checkpoint, make_agent_cfg(args.task))
@@ -210,7 +208,7 @@ def main() -> None:
     for path in args.checkpoint:
         name = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
         print(f"Evaluating {name}")
-        reports[name], episodes[name] = evaluate_checkpoint(args, path, infos[path].get("action_space"))
+        reports[name], episodes[name] = evaluate_checkpoint(args, path, infos[path])
 
     out = os.path.abspath(args.out)
     os.makedirs(os.path.dirname(out), exist_ok=True)

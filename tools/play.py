@@ -12,7 +12,7 @@ import os
 
 import cli
 
-from agents.ppo_runner import load_policy, read_checkpoint
+from agents.ppo_runner import env_overrides, load_policy, read_checkpoint
 from isaac_tasks import make_agent_cfg, make_env, task_entry
 from isaac_tasks.evaluation.rollout import run_episodes, summarize
 
@@ -27,9 +27,7 @@ def main() -> None:
     task_entry(args.task)
     info = read_checkpoint(args.checkpoint, task=args.task)["infos"]
 
-    overrides = {"num_envs": args.num_envs, "seed": args.seed, "num_threads": args.num_threads}
-    if info.get("action_space"):
-        overrides["action_space"] = info["action_space"]
+    overrides = {"num_envs": args.num_envs, "seed": args.seed, "num_threads": args.num_threads, **env_overrides(info)}
     env = make_env(args.task, **overrides)
     runner, policy = load_policy(env, args.task, args.checkpoint, make_agent_cfg(args.task))
 

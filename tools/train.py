@@ -42,6 +42,15 @@ def find_checkpoint(resume: str, experiment_dir: str) -> str:
     return max(checkpoints, key=lambda p: int(os.path.basename(p)[6:-3]))
 
 
+def zero_init_outputs(runner: PPORunner, dims) -> None:
+    """Start the actor's mean at zero on `dims` (residual actions: training starts at the prior's behaviour)."""
+    if dims:
+        last = runner.alg.get_policy().mlp[-1]
+        with torch.no_grad():
+            last.weight[list(dims)] = 0.0
+            last.bias[list(dims)] = 0.0
+
+
 def write_json(path: str, data: dict) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
@@ -53,7 +62,11 @@ def main() -> None:
     cli.add_task_args(parser, num_envs=256)
     parser.add_argument("--max_iterations", type=cli.positive_int, help="total PPO iterations of the run")
     parser.add_argument("--resume", nargs="?", const="latest", help="checkpoint file, run folder, or none: latest run")
-    parser.add_argument("--action_space", help="action space of the task (Leap-Grasp-v0: abs_joint, rel_joint)")
+    parser.add_argument(
+        "--action_space",
+        help="Leap-Grasp-v0: abs_joint, rel_joint, rfs_hand, rfs_hand_arm, dsrl_hand, dsrl_hand_arm, residual_hand_arm",
+    )
+    parser.add_argument("--prior_checkpoint", help="flow prior for the latent and residual action spaces")
     parser.add_argument("--grasp_type", choices=("pinch", "power", "all"), help="object family")
     parser.add_argument("--experiment_name", help="folder under the log root (default: the task's)")
     parser.add_argument("--run_name", default="", help="suffix of the run folder")
@@ -67,6 +80,8 @@ def main() -> None:
         overrides["action_space"] = args.action_space
     if args.grasp_type is not None:
         overrides["grasp_type"] = args.grasp_type
+    if args.prior_checkpoint is not None:
+        overrides["prior_checkpoint"] = os.path.abspath(args.prior_checkpoint)
     env_cfg = make_env_cfg(args.task, **overrides)
     agent_cfg = make_agent_cfg(args.task)
     agent_cfg["seed"] = args.seed
@@ -94,6 +109,8 @@ def main() -> None:
     if resume_path:
         runner.load(resume_path)
         print(f"Resuming from {resume_path} at iteration {runner.current_learning_iteration}")
+    else:
+        zero_init_outputs(runner, getattr(getattr(env, "action_space", None), "zero_init_dims", ()))
     remaining = agent_cfg["max_iterations"] - runner.current_learning_iteration
     if remaining <= 0:
         print(f"Nothing to do: the run already has {runner.current_learning_iteration} iterations")

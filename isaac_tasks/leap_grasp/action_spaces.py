@@ -2,12 +2,13 @@
 
 Every action space maps (N, num_actions) policy outputs to a normalized 6D arm delta pose in [-1, 1]
 (scaled by the task's per-step limits) and absolute finger joint targets. The tabula-rasa spaces of
-SPEC section 2 live here; latent and residual spaces register themselves in `ACTION_SPACES` too.
+SPEC section 2 live here; the latent and residual spaces of the flow prior live in agents/flow_steering.py.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 import torch
@@ -56,7 +57,20 @@ class RelativeJointPose(ActionSpace):
         return actions[:, :NUM_ARM_ACTIONS], torch.clamp(self.env.finger_targets + delta, low, high)
 
 
-ACTION_SPACES: dict[str, type[ActionSpace]] = {
-    "abs_joint": AbsoluteJointPose,
-    "rel_joint": RelativeJointPose,
+# Resolved on use ("module:Class"): the flow-steering spaces live with the agents.
+ACTION_SPACES: dict[str, str] = {
+    "abs_joint": "isaac_tasks.leap_grasp.action_spaces:AbsoluteJointPose",
+    "rel_joint": "isaac_tasks.leap_grasp.action_spaces:RelativeJointPose",
+    "rfs_hand": "agents.flow_steering:RFSHand",
+    "rfs_hand_arm": "agents.flow_steering:RFSHandArm",
+    "dsrl_hand": "agents.flow_steering:DSRLHand",
+    "dsrl_hand_arm": "agents.flow_steering:DSRLHandArm",
+    "residual_hand_arm": "agents.flow_steering:ResidualHandArm",
 }
+
+
+def action_space_class(name: str) -> type[ActionSpace]:
+    if name not in ACTION_SPACES:
+        raise ValueError(f"unknown action space '{name}'; available: {', '.join(ACTION_SPACES)}")
+    module, attribute = ACTION_SPACES[name].split(":")
+    return getattr(import_module(module), attribute)

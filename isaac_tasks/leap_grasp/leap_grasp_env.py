@@ -17,7 +17,7 @@ from assets.leap_hand import LEAP_FINGERTIP_BODIES, LEAP_FINGERTIP_SITES, LEAP_P
 from assets.objects import object_set
 from isaac_tasks.base_env import BaseEnv
 from isaac_tasks.leap_grasp import rewards
-from isaac_tasks.leap_grasp.action_spaces import ACTION_SPACES, NUM_ARM_ACTIONS
+from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, action_space_class
 from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
 from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
 from isaac_tasks.math import quat_from_yaw
@@ -34,8 +34,7 @@ class LeapGraspEnv(BaseEnv):
 
     def __init__(self, cfg: LeapGraspEnvCfg):
         cfg.validate()
-        if cfg.action_space not in ACTION_SPACES:
-            raise ValueError(f"unknown action space '{cfg.action_space}'; available: {', '.join(ACTION_SPACES)}")
+        space_class = action_space_class(cfg.action_space)
         self.objects = object_set(cfg.object_seed, cfg.grasp_type)
         variant_of_env = np.arange(cfg.num_envs) % len(self.objects)
         queries = SceneQueries(
@@ -59,7 +58,7 @@ class LeapGraspEnv(BaseEnv):
 
         limits = physics.joint_limits.to(device)
         self.arm_limits, self.finger_limits = limits[:NUM_ARM_JOINTS], limits[NUM_ARM_JOINTS:]
-        self.action_space = ACTION_SPACES[cfg.action_space](self)
+        self.action_space = space_class(self)
         self.num_actions = self.action_space.num_actions
 
         self.actions = torch.zeros(n, self.num_actions, device=device)

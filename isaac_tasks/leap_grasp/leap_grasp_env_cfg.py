@@ -39,6 +39,11 @@ class LeapGraspEnvCfg(BaseEnvCfg):
     arm_rotation_limit: float = 0.1  # rad per step
     finger_delta_limit: float = 0.1  # rad per step, relative joint pose
     ik_damping: float = 0.05  # damped least squares lambda
+    # latent and residual action spaces (agents/flow_steering.py)
+    prior_checkpoint: str = ""  # a flow prior written by tools/train_prior.py
+    latent_bound: float = 2.5  # latents are squashed into (-bound, bound)
+    residual_arm_scale: float = 0.3  # residual on the arm delta, in units of the per-step limits
+    residual_finger_scale: float = 0.1  # rad
 
     # objects
     grasp_type: str = "all"  # "pinch", "power" or "all"
@@ -74,6 +79,9 @@ class LeapGraspEnvCfg(BaseEnvCfg):
             low, high = getattr(self, name)
             if low > high:
                 raise ValueError(f"{name} must be (low, high) with low <= high, got {(low, high)}")
+        for name in ("latent_bound", "residual_arm_scale", "residual_finger_scale"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("arm_disturbance_torque", "finger_disturbance_torque", "arm_init_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")

@@ -1,0 +1,107 @@
+"""Residual Flow Steering and its ablations as action spaces of Leap-Grasp-v0 (paper 000, Sec. 4; Table 2).
+
+The policy's output is split into [arm delta (hand prior only) | latent a0 (2 steps) | residual]:
+
+    executed = Push(s, a0) + residual          (first of the two predicted steps)
+
+with a0 squashed into (-latent_bound, latent_bound) when the policy steers it (RFS, DSRL) and drawn
+from N(0, I) each step when it does not (residual RL). The frozen prior's condition comes from the
+task's physics state. A zero policy output executes the prior's deterministic push (a0 = 0) with no
+residual; the residual outputs of the actor start at zero (`zero_init_dims`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from agents import prior_data
+from agents.flow_matching import FlowPrior
+from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, NUM_FINGER_JOINTS, ActionSpace
+
+TASK = "Leap-Grasp-v0"
+
+
+class FlowSteering(ActionSpace):
+    variant: str  # prior variant: "hand" or "hand_arm"
+    steer_latent: bool
+    residual: bool
+
+    def __init__(self, env):
+        super().__init__(env)
+        cfg = env.cfg
+        if not cfg.prior_checkpoint:
+            raise ValueError(
+                f"action space '{cfg.action_space}' needs a '{self.variant}' flow prior: set prior_checkpoint "
+                "(train one with tools/train_prior.py)"
+            )
+        self.prior, metadata = FlowPrior.load(cfg.prior_checkpoint)
+        expected = prior_data.VARIANTS[self.variant]
+        found = {key: self.prior.config[key] for key in expected}
+        if metadata.get("task") != TASK or metadata.get("variant") != self.variant or found != expected:
+            raise ValueError(
+                f"{cfg.prior_checkpoint} is a '{metadata.get('variant')}' prior of {metadata.get('task')} with {found}; "
+                f"action space '{cfg.action_space}' needs a '{self.variant}' prior of {TASK} with {expected}"
+            )
+        self.prior.eval().requires_grad_(False)
+        self.action_dim = expected["action_dim"]
+        self.arm_dim = NUM_ARM_ACTIONS if self.variant == "hand" else 0
+        self.latent_dim = prior_data.HORIZON * self.action_dim if self.steer_latent else 0
+        task_dim = NUM_FINGER_JOINTS if self.variant == "hand" else NUM_ARM_ACTIONS + NUM_FINGER_JOINTS
+        self.residual_dim = task_dim if self.residual else 0
+        self.num_actions = self.arm_dim + self.latent_dim + self.residual_dim
+        self.zero_init_dims = list(range(self.num_actions - self.residual_dim, self.num_actions))
+        scale = torch.full((task_dim,), cfg.residual_finger_scale)
+        scale[: task_dim - NUM_FINGER_JOINTS] = cfg.residual_arm_scale
+        self.residual_scale = scale.to(env.device)
+
+    def latent(self, actions: torch.Tensor) -> torch.Tensor:
+        """(N, 2, action_dim) a0: the policy's, squashed, or N(0, I)."""
+        n, bound = len(actions), self.env.cfg.latent_bound
+        if not self.steer_latent:
+            shape = (n, prior_data.HORIZON, self.action_dim)
+            return torch.randn(shape, generator=self.env.generator, device=self.env.device)
+        raw = actions[:, self.arm_dim : self.arm_dim + self.latent_dim]
+        return (bound * torch.tanh(raw / bound)).view(n, prior_data.HORIZON, self.action_dim)
+
+    def __call__(self, actions):
+        env = self.env
+        cond = prior_data.env_condition(self.variant, env)
+        with torch.no_grad():
+            pushed = self.prior.push(cond, self.latent(actions))[:, 0]
+        prior_arm, fingers = prior_data.arm_and_fingers(self.variant, pushed, env.cfg.arm_rotation_limit)
+        command = fingers if prior_arm is None else torch.cat((prior_arm, fingers), dim=-1)
+        if self.residual:
+            command = command + actions[:, -self.residual_dim :].clamp(-1.0, 1.0) * self.residual_scale
+        arm = actions[:, : self.arm_dim] if prior_arm is None else command[:, :NUM_ARM_ACTIONS]
+        low, high = env.finger_limits.unbind(-1)
+        return arm.clamp(-1.0, 1.0), torch.clamp(command[:, -NUM_FINGER_JOINTS:], low, high)
+
+
+class RFSHand(FlowSteering):
+    """6 (arm delta) + 16 x 2 (latent) + 16 (finger residual)."""
+
+    variant, steer_latent, residual = "hand", True, True
+
+
+class RFSHandArm(FlowSteering):
+    """23 x 2 (latent) + 22 (residual)."""
+
+    variant, steer_latent, residual = "hand_arm", True, True
+
+
+class DSRLHand(FlowSteering):
+    """6 (arm delta) + 16 x 2 (latent)."""
+
+    variant, steer_latent, residual = "hand", True, False
+
+
+class DSRLHandArm(FlowSteering):
+    """23 x 2 (latent)."""
+
+    variant, steer_latent, residual = "hand_arm", True, False
+
+
+class ResidualHandArm(FlowSteering):
+    """22 (residual); a0 ~ N(0, I) every step."""
+
+    variant, steer_latent, residual = "hand_arm", False, True
