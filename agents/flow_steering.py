@@ -63,11 +63,14 @@ class FlowSteering(ActionSpace):
         raw = actions[:, self.arm_dim : self.arm_dim + self.latent_dim]
         return (bound * torch.tanh(raw / bound)).view(n, prior_data.HORIZON, self.action_dim)
 
+    def predicted_step(self, actions: torch.Tensor) -> torch.Tensor:
+        """(N, action_dim) the prior's action for this step: the first of its two."""
+        with torch.no_grad():
+            return self.prior.push(prior_data.env_condition(self.variant, self.env), self.latent(actions))[:, 0]
+
     def __call__(self, actions):
         env = self.env
-        cond = prior_data.env_condition(self.variant, env)
-        with torch.no_grad():
-            pushed = self.prior.push(cond, self.latent(actions))[:, 0]
+        pushed = self.predicted_step(actions)
         prior_arm, fingers = prior_data.arm_and_fingers(self.variant, pushed, env.cfg.arm_rotation_limit)
         command = fingers if prior_arm is None else torch.cat((prior_arm, fingers), dim=-1)
         if self.residual:
@@ -105,3 +108,32 @@ class ResidualHandArm(FlowSteering):
     """22 (residual); a0 ~ N(0, I) every step."""
 
     variant, steer_latent, residual = "hand_arm", False, True
+
+
+class RFSChunkHand(RFSHand):
+    """RFS (hand) executing both predicted finger steps, each with the residual, per policy decision."""
+
+    chunk_length = prior_data.HORIZON
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.sub_step = 0
+        self.chunk = torch.zeros(env.num_envs, prior_data.HORIZON, self.action_dim, device=env.device)
+        self.chunk_start = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)  # sub-step of step 0
+        self.restarting = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
+
+    def restart(self, env_ids: torch.Tensor) -> None:
+        """These environments were reset inside the chunk: plan a new one from their new state."""
+        self.restarting[env_ids] = True
+
+    def predicted_step(self, actions: torch.Tensor) -> torch.Tensor:
+        fresh = torch.ones_like(self.restarting) if self.sub_step == 0 else self.restarting
+        if fresh.any():
+            cond = prior_data.env_condition(self.variant, self.env)
+            with torch.no_grad():
+                chunk = self.prior.push(cond[fresh], self.latent(actions)[fresh])
+            self.chunk[fresh] = chunk
+            self.chunk_start[fresh] = self.sub_step
+            self.restarting[:] = False
+        index = (self.sub_step - self.chunk_start).clamp(max=prior_data.HORIZON - 1)
+        return self.chunk[torch.arange(len(index), device=index.device), index]

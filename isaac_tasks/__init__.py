@@ -51,7 +51,13 @@ def make_env_cfg(task: str, **overrides):
 
 
 def make_env(task: str, **overrides):
-    return _load(task_entry(task).env_class)(make_env_cfg(task, **overrides))
+    """The task's environment; wrapped so that one step is one decision when its action space chunks."""
+    env = _load(task_entry(task).env_class)(make_env_cfg(task, **overrides))
+    if getattr(getattr(env, "action_space", None), "chunk_length", 1) > 1:
+        from isaac_tasks.chunked_env import ChunkedEnv
+
+        return ChunkedEnv(env)
+    return env
 
 
 def make_agent_cfg(task: str) -> dict:

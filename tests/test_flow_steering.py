@@ -13,7 +13,14 @@ from agents.ppo_runner import PPORunner
 from isaac_tasks import make_agent_cfg, make_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TABLE_2 = {"rfs_hand": 54, "rfs_hand_arm": 68, "dsrl_hand": 38, "dsrl_hand_arm": 46, "residual_hand_arm": 22}
+TABLE_2 = {
+    "rfs_hand": 54,
+    "rfs_chunk_hand": 54,
+    "rfs_hand_arm": 68,
+    "dsrl_hand": 38,
+    "dsrl_hand_arm": 46,
+    "residual_hand_arm": 22,
+}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +39,7 @@ def priors(tmp_path_factory):
 
 
 def env_for(space, priors, num_envs=4):
-    variant = "hand" if space.endswith("_hand") else "hand_arm"
+    variant = "hand_arm" if space.endswith("hand_arm") else "hand"
     return make_env("Leap-Grasp-v0", num_envs=num_envs, action_space=space, prior_checkpoint=priors[variant])
 
 
@@ -103,3 +110,62 @@ def test_training_starts_with_zero_residual(priors, tmp_path):
     weights = [v for k, v in saved["actor_state_dict"].items() if k.startswith("mlp.") and k.endswith("weight")]
     # one PPO iteration moves the zeroed rows only a little: the residual starts near zero
     assert weights[-1][-16:].abs().max() < 0.05 < weights[-1][:-16].abs().max()
+
+
+def test_rfs_chunk_steps_twice_sums_rewards_and_restarts_after_a_reset(priors):
+    env = env_for("rfs_chunk_hand", priors)
+    inner, space = env.env, env.action_space
+    rewards, executed = [], []
+    step = inner.step
+
+    def recording_step(actions):
+        result = step(actions)
+        rewards.append(result[1].clone())
+        executed.append(inner.finger_targets.clone())
+        return result
+
+    inner.step = recording_step
+    actions = 0.3 * torch.randn(env.num_envs, env.num_actions)
+    inner.episode_length_buf[1] = inner.max_episode_length - 1  # environment 1 times out at the first sub-step
+    before = inner.episode_length_buf.clone()
+    _, reward, dones, extras = env.step(actions)
+    assert len(rewards) == 2  # one decision, two control steps
+    others = torch.tensor([0, 2, 3])
+    assert (inner.episode_length_buf[others] == before[others] + 2).all()
+    torch.testing.assert_close(reward[others], rewards[0][others] + rewards[1][others])
+    assert dones.tolist() == [False, True, False, False] and extras["time_outs"][1]
+    torch.testing.assert_close(reward[1], rewards[0][1])  # nothing from its next episode
+    assert inner.episode_length_buf[1] == 1 and space.chunk_start[1] == 1  # new chunk from the new state
+    assert not torch.equal(executed[0][0], executed[1][0])  # the second predicted step differs from the first
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demos")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "generate_demos.py"), "--num_demos", "8", "--num_envs", "8",
+         "--out", str(folder / "d.hdf5")],
+        cwd=folder, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return str(folder / "d.hdf5")
+
+
+def test_pca_reconstructs_its_demonstrations_and_drives_the_hand(demos):
+    from agents.demonstrations import load_demos
+    from agents.pca import FingerPCA
+
+    fingers = torch.cat([torch.from_numpy(e.actions[:, 6:]) for e in load_demos(demos, "Leap-Grasp-v0")]).float()
+    pca = FingerPCA(fingers, num_components=4)
+    error = (pca.decode(pca.encode(fingers)) - fingers).pow(2).mean().sqrt()
+    assert error < 0.05  # rad RMS over every demonstrated finger target
+    env = make_env("Leap-Grasp-v0", num_envs=8, action_space="pca", demos_path=demos)
+    assert env.num_actions == 6 + 4
+    _, fingers_cmd = env.action_space(10 * torch.randn(env.num_envs, env.num_actions))
+    low, high = env.finger_limits.unbind(-1)
+    assert ((fingers_cmd >= low - 1e-6) & (fingers_cmd <= high + 1e-6)).all()
+    cfg = make_agent_cfg("Leap-Grasp-v0")
+    cfg["num_steps_per_env"] = 8
+    PPORunner(env, cfg, task="Leap-Grasp-v0").learn(num_learning_iterations=1)
+    with pytest.raises(ValueError, match="needs demonstrations"):
+        make_env("Leap-Grasp-v0", num_envs=2, action_space="pca")

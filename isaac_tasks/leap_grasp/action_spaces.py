@@ -63,9 +63,11 @@ ACTION_SPACES: dict[str, str] = {
     "rel_joint": "isaac_tasks.leap_grasp.action_spaces:RelativeJointPose",
     "rfs_hand": "agents.flow_steering:RFSHand",
     "rfs_hand_arm": "agents.flow_steering:RFSHandArm",
+    "rfs_chunk_hand": "agents.flow_steering:RFSChunkHand",
     "dsrl_hand": "agents.flow_steering:DSRLHand",
     "dsrl_hand_arm": "agents.flow_steering:DSRLHandArm",
     "residual_hand_arm": "agents.flow_steering:ResidualHandArm",
+    "pca": "agents.pca:PCAFingerSpace",
 }
 
 

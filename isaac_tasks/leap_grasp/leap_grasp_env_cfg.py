@@ -44,6 +44,8 @@ class LeapGraspEnvCfg(BaseEnvCfg):
     latent_bound: float = 2.5  # latents are squashed into (-bound, bound)
     residual_arm_scale: float = 0.3  # residual on the arm delta, in units of the per-step limits
     residual_finger_scale: float = 0.1  # rad
+    demos_path: str = ""  # demonstrations for the PCA action space (tools/generate_demos.py)
+    num_pca_components: int = 4
 
     # objects
     grasp_type: str = "all"  # "pinch", "power" or "all"

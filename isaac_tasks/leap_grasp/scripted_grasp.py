@@ -1,8 +1,9 @@
 """A scripted, human-like and imperfect grasp: the stand-in for teleoperated demonstrations.
 
-Per episode each environment draws its own timing, approach offset, yaw, aperture and closure; the
-script then moves the palm above the object, descends, closes the fingers with a synergy (all fingers
-for power objects, thumb and index for pinch objects) and lifts. It reads privileged state and acts in
+Per episode each environment draws its own timing, approach offset, yaw, aperture, closure and
+per-joint variation of the synergy; the script then moves the palm above the object, descends, closes
+the fingers with a synergy (all fingers for power objects, thumb and index for pinch objects) and
+lifts. It reads privileged state and acts in
 the `abs_joint` action space; `command` gives the same action in the demonstration format (arm delta in
 [-1, 1], absolute finger targets in rad).
 """
@@ -34,6 +35,7 @@ class ScriptedGraspCfg:
     yaw_noise: float = 0.3  # rad, approach direction about the vertical
     aperture: tuple[float, float] = (0.0, 0.3)  # pre-shape, as a fraction of the closed synergy
     closure: tuple[float, float] = (0.8, 1.15)  # final closure, fraction of the synergy
+    synergy_noise: float = 0.15  # rad, uniform per joint and episode: no two hands close alike
     lift_height: float = 0.3  # m
 
 
@@ -43,7 +45,8 @@ class ScriptedGrasp:
         n, device = env.num_envs, env.device
         self.power = env.object_is_power
         closed = torch.where(self.power.unsqueeze(-1), torch.tensor(POWER_CLOSED), torch.tensor(PINCH_CLOSED))
-        self.closed = closed.to(device)
+        self.synergy = closed.to(device)
+        self.closed = self.synergy.clone()
         point = torch.where(self.power.unsqueeze(-1), torch.tensor(POWER_GRASP_POINT), torch.tensor(PINCH_GRASP_POINT))
         self.grasp_point = point.to(device)
         self.phase_end = torch.zeros(n, 3, dtype=torch.long, device=device)  # approach, descend, close
@@ -69,6 +72,8 @@ class ScriptedGrasp:
         self.pregrasp[env_ids] = self._uniform(*cfg.pregrasp_height, n)
         self.aperture[env_ids] = self._uniform(*cfg.aperture, n)
         self.closure[env_ids] = self._uniform(*cfg.closure, n)
+        noise = self._uniform(-cfg.synergy_noise, cfg.synergy_noise, n, self.synergy.shape[1])
+        self.closed[env_ids] = self.synergy[env_ids] + noise
 
     def command(self) -> torch.Tensor:
         """(N, 22): arm delta pose in [-1, 1] and absolute finger targets for the current state."""
