@@ -59,6 +59,7 @@ class PPORunner(OnPolicyRunner):
             "task": task,
             "action_space": getattr(env.cfg, "action_space", None),
             "prior_checkpoint": getattr(env.cfg, "prior_checkpoint", None),
+            "demos_path": getattr(env.cfg, "demos_path", None),
             "num_actions": env.num_actions,
         }
 
@@ -89,5 +90,5 @@ def load_policy(env, task: str, checkpoint: str, agent_cfg: dict) -> tuple[PPORu
 
 
 def env_overrides(info: dict) -> dict:
-    """Settings a checkpoint's environment needs again: its action space and the prior behind it."""
-    return {key: info[key] for key in ("action_space", "prior_checkpoint") if info.get(key)}
+    """Settings a checkpoint's environment needs again: its action space and the prior or demonstrations behind it."""
+    return {key: info[key] for key in ("action_space", "prior_checkpoint", "demos_path") if info.get(key)}

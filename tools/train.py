@@ -64,9 +64,11 @@ def main() -> None:
     parser.add_argument("--resume", nargs="?", const="latest", help="checkpoint file, run folder, or none: latest run")
     parser.add_argument(
         "--action_space",
-        help="Leap-Grasp-v0: abs_joint, rel_joint, rfs_hand, rfs_hand_arm, dsrl_hand, dsrl_hand_arm, residual_hand_arm",
+        help="Leap-Grasp-v0: abs_joint, rel_joint, pca, rfs_hand, rfs_chunk_hand, rfs_hand_arm, dsrl_hand, "
+        "dsrl_hand_arm, residual_hand_arm",
     )
     parser.add_argument("--prior_checkpoint", help="flow prior for the latent and residual action spaces")
+    parser.add_argument("--demos_path", help="demonstrations for the pca action space")
     parser.add_argument("--grasp_type", choices=("pinch", "power", "all"), help="object family")
     parser.add_argument("--experiment_name", help="folder under the log root (default: the task's)")
     parser.add_argument("--run_name", default="", help="suffix of the run folder")
@@ -80,8 +82,9 @@ def main() -> None:
         overrides["action_space"] = args.action_space
     if args.grasp_type is not None:
         overrides["grasp_type"] = args.grasp_type
-    if args.prior_checkpoint is not None:
-        overrides["prior_checkpoint"] = os.path.abspath(args.prior_checkpoint)
+    for name in ("prior_checkpoint", "demos_path"):
+        if getattr(args, name) is not None:
+            overrides[name] = os.path.abspath(getattr(args, name))
     env_cfg = make_env_cfg(args.task, **overrides)
     agent_cfg = make_agent_cfg(args.task)
     agent_cfg["seed"] = args.seed
