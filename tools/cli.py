@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import platform
@@ -88,3 +89,24 @@ def report_json(result: dict, out: str | None) -> None:
         with open(out + ".tmp", "w") as f:
             json.dump(result, f, indent=2)
         os.replace(out + ".tmp", out)
+
+
+def find_checkpoint(resume: str, runs_dir: str, prefix: str) -> str:
+    """The checkpoint --resume names: a file, a run folder (its newest <prefix><N>.pt), or 'latest' (the
+    newest run under runs_dir)."""
+    from agents.ppo_runner import CheckpointError
+
+    if os.path.isfile(resume):
+        return resume
+    folder = resume
+    if resume == "latest":
+        runs = sorted(d for d in glob.glob(os.path.join(runs_dir, "*")) if os.path.isdir(d))
+        if not runs:
+            raise CheckpointError(f"--resume: no earlier run in {runs_dir}")
+        folder = runs[-1]
+    if not os.path.isdir(folder):
+        raise CheckpointError(f"--resume: checkpoint not found: no checkpoint file or run folder at {resume}")
+    checkpoints = glob.glob(os.path.join(folder, f"{prefix}*.pt"))
+    if not checkpoints:
+        raise CheckpointError(f"--resume: checkpoint not found: no {prefix}<N>.pt in {folder}")
+    return max(checkpoints, key=lambda p: int(os.path.basename(p)[len(prefix) : -3]))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import glob
 import json
 import os
 from datetime import datetime
@@ -21,25 +20,8 @@ import cli
 import numpy as np
 import torch
 
-from agents.ppo_runner import CheckpointError, PPORunner, read_checkpoint
+from agents.ppo_runner import PPORunner, read_checkpoint
 from isaac_tasks import make_agent_cfg, make_env, make_env_cfg, task_entry
-
-
-def find_checkpoint(resume: str, experiment_dir: str) -> str:
-    """A checkpoint file from --resume: a file, a run folder, or 'latest' (newest run of the experiment)."""
-    if os.path.isfile(resume):
-        return resume
-    if resume == "latest":
-        runs = sorted(d for d in glob.glob(os.path.join(experiment_dir, "*")) if os.path.isdir(d))
-        if not runs:
-            raise CheckpointError(f"--resume: no earlier run in {experiment_dir}")
-        resume = runs[-1]
-    if not os.path.isdir(resume):
-        raise CheckpointError(f"--resume: checkpoint not found: no checkpoint file or run folder at {resume}")
-    checkpoints = glob.glob(os.path.join(resume, "model_*.pt"))
-    if not checkpoints:
-        raise CheckpointError(f"--resume: no checkpoint (model_*.pt) in {resume}")
-    return max(checkpoints, key=lambda p: int(os.path.basename(p)[6:-3]))
 
 
 def zero_init_outputs(runner: PPORunner, dims) -> None:
@@ -97,7 +79,7 @@ def main() -> None:
 
     resume_path = None
     if args.resume:
-        resume_path = find_checkpoint(args.resume, experiment_dir)
+        resume_path = cli.find_checkpoint(args.resume, experiment_dir, "model_")
         read_checkpoint(resume_path, task=args.task)  # fail before building anything
 
     torch.manual_seed(args.seed)

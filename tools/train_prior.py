@@ -12,7 +12,6 @@ the arm with the scripted demonstrator's arm motion.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 from datetime import datetime
@@ -35,21 +34,6 @@ from isaac_tasks.evaluation.rollout import run_episodes, summarize  # noqa: E402
 from isaac_tasks.leap_grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg  # noqa: E402
 
 TASK = "Leap-Grasp-v0"
-
-
-def latest_checkpoint(resume: str, variant_dir: str) -> str:
-    if os.path.isfile(resume):
-        return resume
-    folder = resume
-    if resume == "latest":
-        runs = sorted(d for d in glob.glob(os.path.join(variant_dir, "*")) if os.path.isdir(d))
-        if not runs:
-            raise CheckpointError(f"--resume: no earlier run in {variant_dir}")
-        folder = runs[-1]
-    checkpoints = glob.glob(os.path.join(folder, "prior_*.pt"))
-    if not checkpoints:
-        raise CheckpointError(f"--resume: checkpoint not found: no prior_<step>.pt in {folder}")
-    return max(checkpoints, key=lambda p: int(os.path.basename(p)[6:-3]))
 
 
 def evaluate_prior(model: FlowPrior, variant: str, num_envs: int, episodes: int, seed: int, num_threads: int) -> dict:
@@ -117,7 +101,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     start = 0
     if args.resume:
-        path = latest_checkpoint(args.resume, variant_dir)
+        path = cli.find_checkpoint(args.resume, variant_dir, "prior_")
         model, metadata = FlowPrior.load(path)
         if metadata.get("variant") != args.variant or metadata.get("task") != TASK:
             raise CheckpointError(f"{path} is a '{metadata.get('variant')}' prior of {metadata.get('task')}")
