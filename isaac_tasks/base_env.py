@@ -121,16 +121,15 @@ class BaseEnv(VecEnv):
         diverged = self.physics.step(self.cfg.decimation).to(self.device)
         self.episode_length_buf += 1
 
-        terms = self._reward_terms()
+        # A diverged environment ends its episode as a failure, without reward for the bad step.
+        terms = {name: torch.where(diverged, 0.0, value) for name, value in self._reward_terms().items()}
         reward = torch.stack(list(terms.values())).sum(dim=0)
         for name, value in terms.items():
             self._episode_sums.setdefault(name, torch.zeros_like(value))
             self._episode_sums[name] += value
         terminated, time_out = self._get_dones()
-        # A diverged environment ends its episode as a failure, without reward for the bad step.
         terminated = (terminated | diverged) & ~time_out
         time_out = time_out & ~diverged
-        reward = torch.where(diverged, torch.zeros_like(reward), torch.nan_to_num(reward))
         dones = terminated | time_out
 
         self.extras = {"time_outs": time_out, "log": {}}

@@ -109,3 +109,17 @@ def test_stable_under_random_actions():
     assert all(torch.isfinite(v).all() for v in obs.values())
     assert episodes >= 16 * (2000 // env.max_episode_length)  # every episode ends, by time-out at the latest
     assert env.diverged_resets == 0
+
+
+def test_a_diverged_environment_is_reset_counted_and_scores_nothing():
+    import numpy as np
+
+    env = make_env("Leap-Grasp-v0", num_envs=3, seed=0)
+    env.physics._qvel[1, 0] = np.nan
+    obs, reward, dones, extras = env.step(torch.zeros(3, env.num_actions))
+    assert dones.tolist() == [False, True, False] and not extras["time_outs"][1]
+    assert reward[1] == 0 and torch.isfinite(reward).all()
+    assert env.diverged_resets == 1 and extras["log"]["Metrics/diverged_resets"] == 1.0
+    assert all(torch.isfinite(v).all() for k, v in extras["log"].items() if isinstance(v, torch.Tensor))
+    assert all(torch.isfinite(v).all() for v in obs.values())
+    assert env.episode_length_buf[1] == 0  # reset to a new episode
