@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 from agents.ppo_runner import env_overrides, load_policy, read_checkpoint  # noqa: E402
 from isaac_tasks import make_agent_cfg, make_env, task_entry  # noqa: E402
-from isaac_tasks.evaluation.penetration import INFEASIBLE_DEPTH, PenetrationMeter, leap_hand_links  # noqa: E402
+from isaac_tasks.evaluation.penetration import INFEASIBLE_DEPTH, PenetrationMeter, infeasible, leap_hand_links  # noqa: E402
 from isaac_tasks.evaluation.rollout import run_episodes, summarize  # noqa: E402
 
 PRIMARY_METRIC = {"Leap-Grasp-v0": "success_rate", "Orca-Cube-Rotate-v0": "rotation_turns"}
@@ -73,7 +73,7 @@ def depth_summary(depth: torch.Tensor) -> dict[str, float]:
         "median_cm": 100 * float(np.median(d)),
         "p95_cm": 100 * float(np.percentile(d, 95)),
         "max_cm": 100 * float(d.max()),
-        "infeasible_fraction": float((d > INFEASIBLE_DEPTH).mean()),
+        "infeasible_fraction": float(infeasible(d).mean()),
     }
 
 
@@ -97,12 +97,7 @@ def evaluate_checkpoint(args, checkpoint: str, info: dict) -> tuple[dict, dict[s
             "hand_hand": depth_summary(episodes["penetration_hand_hand"]),
             "hand_object": depth_summary(episodes["penetration_hand_object"]),
             "infeasible_fraction": float(
-                (
-                    (episodes["penetration_hand_hand"] > INFEASIBLE_DEPTH)
-                    | (episodes["penetration_hand_object"] > INFEASIBLE_DEPTH)
-                )
-                .float()
-                .mean()
+                (infeasible(episodes["penetration_hand_hand"]) | infeasible(episodes["penetration_hand_object"])).mean()
             ),
         }
     metric = PRIMARY_METRIC[args.task]
