@@ -14,3 +14,21 @@ def grasp_env():
     from isaac_tasks import make_env
 
     return make_env("Leap-Grasp-v0", num_envs=24, seed=3)
+
+
+@pytest.fixture(scope="session")
+def priors(tmp_path_factory):
+    """Small untrained flow priors of both variants, by variant name (for mappings, not skill)."""
+    from agents import prior_data
+    from agents.flow_matching import FlowPrior
+
+    folder = tmp_path_factory.mktemp("priors")
+    paths = {}
+    for variant, dims in prior_data.VARIANTS.items():
+        model = FlowPrior(horizon=2, hidden_dims=(32, 32), **dims)
+        generator = torch.Generator().manual_seed(0)
+        cond = torch.randn(64, dims["cond_dim"], generator=generator)
+        model.fit_normalization(cond, 0.3 * torch.randn(64, 2, dims["action_dim"], generator=generator))
+        paths[variant] = str(folder / f"{variant}.pt")
+        model.save(paths[variant], {"task": "Leap-Grasp-v0", "variant": variant})
+    return paths

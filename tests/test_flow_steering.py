@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from agents import prior_data
-from agents.flow_matching import FlowPrior
 from agents.ppo_runner import PPORunner
 from isaac_tasks import make_agent_cfg, make_env
 
@@ -21,21 +20,6 @@ TABLE_2 = {
     "dsrl_hand_arm": 46,
     "residual_hand_arm": 22,
 }
-
-
-@pytest.fixture(scope="module")
-def priors(tmp_path_factory):
-    """Small untrained priors of both variants (the mapping, not the skill, is under test)."""
-    folder = tmp_path_factory.mktemp("priors")
-    paths = {}
-    for variant, dims in prior_data.VARIANTS.items():
-        model = FlowPrior(horizon=2, hidden_dims=(32, 32), **dims)
-        generator = torch.Generator().manual_seed(0)
-        cond = torch.randn(64, dims["cond_dim"], generator=generator)
-        model.fit_normalization(cond, 0.3 * torch.randn(64, 2, dims["action_dim"], generator=generator))
-        paths[variant] = str(folder / f"{variant}.pt")
-        model.save(paths[variant], {"task": "Leap-Grasp-v0", "variant": variant})
-    return paths
 
 
 def env_for(space, priors, num_envs=4):
