@@ -128,7 +128,7 @@ class MujocoBackend(PhysicsBackend):
         for name in q.free_bodies:
             body = _name_id(m, mujoco.mjtObj.mjOBJ_BODY, name)
             joint = m.body_jntadr[body]
-            if m.body_jntnum[body] != 1 or m.jnt_type[joint] != mujoco.mjtJoint.mjJNT_FREE:
+            if m.body_jntnum[body] != 1 or int(m.jnt_type[joint]) != int(mujoco.mjtJoint.mjJNT_FREE):
                 raise ValueError(f"body '{name}' has no free joint")
             self._free[name] = (int(m.jnt_qposadr[joint]), int(m.jnt_dofadr[joint]))
         self._mocap = {}
