@@ -97,6 +97,8 @@ class BaseEnv(VecEnv):
         self.disturbance_timer -= 1
         fire = self.disturbance_timer <= 0
         self.disturbance_timer[fire] = self._disturbance_interval(int(fire.sum()))
+        if self.cfg.disturbance_scale == 0.0:
+            return torch.zeros(self.num_envs, len(nominal), device=self.device)
         noise = 2.0 * torch.rand(self.num_envs, len(nominal), generator=self.generator, device=self.device) - 1.0
         return noise * nominal * self.cfg.disturbance_scale * fire.unsqueeze(-1)
 

@@ -58,6 +58,7 @@ class LeapGraspEnv(BaseEnv):
 
         limits = physics.joint_limits.to(device)
         self.arm_limits, self.finger_limits = limits[:NUM_ARM_JOINTS], limits[NUM_ARM_JOINTS:]
+        self._ik_regularizer = cfg.ik_damping**2 * torch.eye(6, device=device)  # damped least squares
         self.action_space = space_class(self)
         self.num_actions = self.action_space.num_actions
 
@@ -97,8 +98,7 @@ class LeapGraspEnv(BaseEnv):
             dim=-1,
         )
         jacobian = self.physics.site_jacobian(PALM_SITE)[:, :, :NUM_ARM_JOINTS].to(self.device)
-        damping = cfg.ik_damping**2 * torch.eye(6, device=self.device)
-        jjt = jacobian @ jacobian.transpose(1, 2) + damping
+        jjt = jacobian @ jacobian.transpose(1, 2) + self._ik_regularizer
         dq = (jacobian.transpose(1, 2) @ torch.linalg.solve(jjt, delta.unsqueeze(-1))).squeeze(-1)
         q = self.physics.state.joint_pos[:, :NUM_ARM_JOINTS]
         return torch.clamp(q + dq, self.arm_limits[:, 0], self.arm_limits[:, 1])

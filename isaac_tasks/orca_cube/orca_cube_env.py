@@ -53,6 +53,7 @@ class OrcaCubeEnv(BaseEnv):
         self.joint_limits = physics.joint_limits.to(device)
         self.cube_origin = torch.tensor([*CUBE_XY, cube_start_height(cfg.cube_size)], device=device)
         self.platform_up = torch.tensor(platform_support_pos(cfg.cube_size), device=device)
+        self.platform_quat = torch.tensor([1.0, 0.0, 0.0, 0.0], device=device).expand(n, 4)  # never turns
         self.support_steps = round(cfg.platform_support_s / self.step_dt)
 
         self.actions = torch.zeros(n, j, device=device)
@@ -112,7 +113,7 @@ class OrcaCubeEnv(BaseEnv):
         self.joint_targets.copy_(alpha * scaled + (1.0 - alpha) * self.joint_targets)
         self.physics.set_joint_position_target(self.joint_targets)
         self.physics.set_joint_effort(self._disturbance_torques(self.disturbance_nominal))
-        self.physics.set_kinematic_pose(PLATFORM_BODY, self._platform_pos(), self._identity_quat())
+        self.physics.set_kinematic_pose(PLATFORM_BODY, self._platform_pos(), self.platform_quat)
         self._update_command()
 
     def _platform_pos(self) -> torch.Tensor:
@@ -123,11 +124,6 @@ class OrcaCubeEnv(BaseEnv):
         pos = self.platform_up.expand(self.num_envs, 3).clone()
         pos[:, 2] -= drop
         return pos
-
-    def _identity_quat(self) -> torch.Tensor:
-        quat = torch.zeros(self.num_envs, 4, device=self.device)
-        quat[:, 0] = 1.0
-        return quat
 
     def _update_command(self) -> None:
         self.command_timer -= 1
@@ -197,7 +193,7 @@ class OrcaCubeEnv(BaseEnv):
         lin_vel = self._uniform(-r.cube_velocity_noise, r.cube_velocity_noise, n, 3)
         ang_vel = self._uniform(-r.cube_angular_velocity_noise, r.cube_angular_velocity_noise, n, 3)
         self.episode_length_buf[env_ids] = 0
-        self.physics.set_kinematic_pose(PLATFORM_BODY, self._platform_pos(), self._identity_quat())
+        self.physics.set_kinematic_pose(PLATFORM_BODY, self._platform_pos(), self.platform_quat)
         self.physics.reset_envs(
             env_ids,
             joint_pos,

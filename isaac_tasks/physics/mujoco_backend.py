@@ -141,7 +141,7 @@ class MujocoBackend(PhysicsBackend):
         self._nominal_kp = m.actuator_gainprm[self._actuator, 0].copy()
         self._nominal_kv = -m.actuator_biasprm[self._actuator, 2].copy()
         self._nominal_damping = m.dof_damping[self._dof_adr].copy()
-        self._nominal_inertia: tuple[np.ndarray, np.ndarray] | None = None
+        self._nominal_mass_inertia: tuple[np.ndarray, np.ndarray] | None = None
 
     def _bind(self) -> None:
         b = self.batch
@@ -237,9 +237,12 @@ class MujocoBackend(PhysicsBackend):
     def scale_mass(self, env_ids, body, scale) -> None:
         ids = env_ids.cpu().numpy()
         body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
-        if self._nominal_inertia is None:  # first change: remember every environment's nominal values
-            self._nominal_inertia = (self.batch.expand("body_mass").copy(), self.batch.expand("body_inertia").copy())
-        nominal_mass, nominal_inertia = self._nominal_inertia
+        if self._nominal_mass_inertia is None:  # first change: remember every environment's nominal values
+            self._nominal_mass_inertia = (
+                self.batch.expand("body_mass").copy(),
+                self.batch.expand("body_inertia").copy(),
+            )
+        nominal_mass, nominal_inertia = self._nominal_mass_inertia
         factor = scale.cpu().numpy().astype(np.float64)
         self.batch.expand("body_mass")[ids, body_id] = nominal_mass[ids, body_id] * factor
         self.batch.expand("body_inertia")[ids, body_id] = nominal_inertia[ids, body_id] * factor[:, None]
