@@ -16,7 +16,7 @@ import torch
 
 from agents import prior_data
 from agents.flow_matching import FlowPrior
-from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, NUM_FINGER_JOINTS, ActionSpace
+from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, NUM_FINGER_JOINTS, ActionSpace, ChunkedActionSpace
 
 TASK = "Leap-Grasp-v0"
 
@@ -110,30 +110,14 @@ class ResidualHandArm(FlowSteering):
     variant, steer_latent, residual = "hand_arm", False, True
 
 
-class RFSChunkHand(RFSHand):
+class RFSChunkHand(ChunkedActionSpace, RFSHand):
     """RFS (hand) executing both predicted finger steps, each with the residual, per policy decision."""
 
     chunk_length = prior_data.HORIZON
 
-    def __init__(self, env):
-        super().__init__(env)
-        self.sub_step = 0
-        self.chunk = torch.zeros(env.num_envs, prior_data.HORIZON, self.action_dim, device=env.device)
-        self.chunk_start = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)  # sub-step of step 0
-        self.restarting = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
+    def plan(self, actions, fresh):
+        with torch.no_grad():
+            return self.prior.push(prior_data.env_condition(self.variant, self.env)[fresh], self.latent(actions)[fresh])
 
-    def restart(self, env_ids: torch.Tensor) -> None:
-        """These environments were reset inside the chunk: plan a new one from their new state."""
-        self.restarting[env_ids] = True
-
-    def predicted_step(self, actions: torch.Tensor) -> torch.Tensor:
-        fresh = torch.ones_like(self.restarting) if self.sub_step == 0 else self.restarting
-        if fresh.any():
-            cond = prior_data.env_condition(self.variant, self.env)
-            with torch.no_grad():
-                chunk = self.prior.push(cond[fresh], self.latent(actions)[fresh])
-            self.chunk[fresh] = chunk
-            self.chunk_start[fresh] = self.sub_step
-            self.restarting[:] = False
-        index = (self.sub_step - self.chunk_start).clamp(max=prior_data.HORIZON - 1)
-        return self.chunk[torch.arange(len(index), device=index.device), index]
+    def predicted_step(self, actions):
+        return self.chunk_step(actions)

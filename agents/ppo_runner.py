@@ -50,6 +50,10 @@ def read_checkpoint(path: str, task: str | None = None, num_actions: int | None 
     return checkpoint
 
 
+# Environment settings a checkpoint records because its policy's outputs depend on them.
+ACTION_SPACE_SETTINGS = ("action_space", "prior_checkpoint", "demos_path", "vqvae_checkpoint", "vqvae_residual")
+
+
 class PPORunner(OnPolicyRunner):
     """rsl-rl's runner; only checkpoint I/O differs."""
 
@@ -57,9 +61,7 @@ class PPORunner(OnPolicyRunner):
         super().__init__(env, train_cfg, log_dir=log_dir, device=device)
         self.checkpoint_info = {
             "task": task,
-            "action_space": getattr(env.cfg, "action_space", None),
-            "prior_checkpoint": getattr(env.cfg, "prior_checkpoint", None),
-            "demos_path": getattr(env.cfg, "demos_path", None),
+            **{key: getattr(env.cfg, key, None) for key in ACTION_SPACE_SETTINGS},
             "num_actions": env.num_actions,
         }
 
@@ -91,4 +93,4 @@ def load_policy(env, task: str, checkpoint: str, agent_cfg: dict) -> tuple[PPORu
 
 def env_overrides(info: dict) -> dict:
     """Settings a checkpoint's environment needs again: its action space and the prior or demonstrations behind it."""
-    return {key: info[key] for key in ("action_space", "prior_checkpoint", "demos_path") if info.get(key)}
+    return {key: info[key] for key in ACTION_SPACE_SETTINGS if info.get(key) is not None}

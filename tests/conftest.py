@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 
 import pytest
@@ -32,3 +33,16 @@ def priors(tmp_path_factory):
         paths[variant] = str(folder / f"{variant}.pt")
         model.save(paths[variant], {"task": "Leap-Grasp-v0", "variant": variant})
     return paths
+
+
+@pytest.fixture(scope="session")
+def demos(tmp_path_factory):
+    """A small real demonstration file written by tools/generate_demos.py."""
+    folder = tmp_path_factory.mktemp("demos")
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "generate_demos.py"), "--num_demos", "8", "--num_envs", "8",
+         "--out", str(folder / "d.hdf5")],
+        cwd=folder, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return str(folder / "d.hdf5")

@@ -123,18 +123,6 @@ def test_rfs_chunk_steps_twice_sums_rewards_and_restarts_after_a_reset(priors):
     assert not torch.equal(executed[0][0], executed[1][0])  # the second predicted step differs from the first
 
 
-@pytest.fixture(scope="module")
-def demos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demos")
-    result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "generate_demos.py"), "--num_demos", "8", "--num_envs", "8",
-         "--out", str(folder / "d.hdf5")],
-        cwd=folder, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return str(folder / "d.hdf5")
-
-
 def test_pca_reconstructs_its_demonstrations_and_drives_the_hand(demos):
     from agents.demonstrations import load_demos
     from agents.pca import FingerPCA

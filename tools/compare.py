@@ -1,7 +1,7 @@
 """Compare action spaces on Leap-Grasp-v0: methods x seeds x grasp types at equal environment-step budgets.
 
     python tools/compare.py --methods rel_joint rfs_hand dsrl_hand --seeds 0 1 2 --env_steps 2000000 \
-        --prior_hand <hand prior.pt> --prior_hand_arm <hand_arm prior.pt> --demos <demos.hdf5> --out comparison/
+        --prior_hand <hand prior.pt> --prior_hand_arm <hand_arm prior.pt> --demos <demos.hdf5> --vqvae <vqvae.pt> --out comparison/
 
 Every run is a real `tools/train.py` run (budget: control steps, so a chunked method gets fewer policy
 decisions), then `tools/evaluate.py` on its final checkpoint. The report (report.md, report.json) gives
@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 from isaac_tasks import make_agent_cfg  # noqa: E402
-from isaac_tasks.leap_grasp.action_spaces import ACTION_SPACES  # noqa: E402
+from isaac_tasks.leap_grasp.action_spaces import ACTION_SPACES, action_space_class  # noqa: E402
 
 TASK = "Leap-Grasp-v0"
 TOOLS = os.path.dirname(os.path.abspath(__file__))
@@ -41,6 +41,8 @@ def needs(method: str) -> list[str]:
     """The extra train.py flags of a method's action space, by name of the compare.py option they come from."""
     if method == "pca":
         return ["demos"]
+    if method == "vqvae":
+        return ["vqvae"]
     if method.startswith(("rfs", "dsrl", "residual")):
         return ["prior_hand_arm" if method.endswith("hand_arm") else "prior_hand"]
     return []
@@ -58,10 +60,15 @@ def train_and_evaluate(args, method: str, seed: int, grasp: str) -> dict:
     if os.path.isfile(result_path):
         with open(result_path) as f:
             return json.load(f)
-    chunk = 2 if method == "rfs_chunk_hand" else 1
+    chunk = getattr(action_space_class(method), "chunk_length", 1)
     per_iteration = args.num_envs * make_agent_cfg(TASK)["num_steps_per_env"] * chunk
     iterations = max(1, math.ceil(args.env_steps / per_iteration))
-    extra = {"demos": "--demos_path", "prior_hand": "--prior_checkpoint", "prior_hand_arm": "--prior_checkpoint"}
+    extra = {
+        "demos": "--demos_path",
+        "prior_hand": "--prior_checkpoint",
+        "prior_hand_arm": "--prior_checkpoint",
+        "vqvae": "--vqvae_checkpoint",
+    }
     flags = [arg for key in needs(method) for arg in (extra[key], getattr(args, key))]
     common = [
         "--task",
@@ -175,6 +182,7 @@ def main() -> None:
     parser.add_argument("--prior_hand", help="hand prior for rfs_hand, rfs_chunk_hand, dsrl_hand")
     parser.add_argument("--prior_hand_arm", help="hand+arm prior for rfs_hand_arm, dsrl_hand_arm, residual_hand_arm")
     parser.add_argument("--demos", help="demonstrations for pca")
+    parser.add_argument("--vqvae", help="finger-motion VQ-VAE for vqvae (tools/train_vqvae.py)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     for method in args.methods:

@@ -47,10 +47,11 @@ def main() -> None:
     parser.add_argument(
         "--action_space",
         help="Leap-Grasp-v0: abs_joint, rel_joint, pca, rfs_hand, rfs_chunk_hand, rfs_hand_arm, dsrl_hand, "
-        "dsrl_hand_arm, residual_hand_arm",
+        "dsrl_hand_arm, residual_hand_arm, vqvae",
     )
     parser.add_argument("--prior_checkpoint", help="flow prior for the latent and residual action spaces")
     parser.add_argument("--demos_path", help="demonstrations for the pca action space")
+    parser.add_argument("--vqvae_checkpoint", help="finger-motion VQ-VAE for the vqvae action space")
     parser.add_argument("--grasp_type", choices=("pinch", "power", "all"), help="object family")
     parser.add_argument("--experiment_name", help="folder under the log root (default: the task's)")
     parser.add_argument("--run_name", default="", help="suffix of the run folder")
@@ -64,7 +65,7 @@ def main() -> None:
         overrides["action_space"] = args.action_space
     if args.grasp_type is not None:
         overrides["grasp_type"] = args.grasp_type
-    for name in ("prior_checkpoint", "demos_path"):
+    for name in ("prior_checkpoint", "demos_path", "vqvae_checkpoint"):
         if getattr(args, name) is not None:
             overrides[name] = os.path.abspath(getattr(args, name))
     env_cfg = make_env_cfg(args.task, **overrides)

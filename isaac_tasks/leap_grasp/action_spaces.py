@@ -57,6 +57,43 @@ class RelativeJointPose(ActionSpace):
         return actions[:, :NUM_ARM_ACTIONS], torch.clamp(self.env.finger_targets + delta, low, high)
 
 
+class ChunkedActionSpace(ActionSpace):
+    """An action space that plans `chunk_length` steps per policy decision (run by isaac_tasks/chunked_env.py).
+
+    The wrapper sets `sub_step` before each control step and calls `restart` for environments reset inside
+    the chunk; those plan a new chunk from their new state at once.
+    """
+
+    chunk_length: int
+
+    def __init__(self, env: LeapGraspEnv):
+        super().__init__(env)
+        self.sub_step = 0
+        self.chunk: torch.Tensor | None = None  # (N, chunk_length, ...), allocated on the first plan
+        self.chunk_start = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)  # sub-step of step 0
+        self.restarting = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
+
+    @abstractmethod
+    def plan(self, actions: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
+        """(n, chunk_length, ...) the chunk of the `fresh` environments (a boolean mask) from their state."""
+
+    def restart(self, env_ids: torch.Tensor) -> None:
+        self.restarting[env_ids] = True
+
+    def chunk_step(self, actions: torch.Tensor) -> torch.Tensor:
+        """(N, ...) this sub-step's planned step of every environment, planning chunks where due."""
+        fresh = torch.ones_like(self.restarting) if self.sub_step == 0 else self.restarting
+        if fresh.any():
+            planned = self.plan(actions, fresh)
+            if self.chunk is None:
+                self.chunk = planned.new_zeros(len(fresh), *planned.shape[1:])
+            self.chunk[fresh] = planned
+            self.chunk_start[fresh] = self.sub_step
+            self.restarting[:] = False
+        index = (self.sub_step - self.chunk_start).clamp(max=self.chunk_length - 1)
+        return self.chunk[torch.arange(len(index), device=index.device), index]
+
+
 # Resolved on use ("module:Class"): the flow-steering spaces live with the agents.
 ACTION_SPACES: dict[str, str] = {
     "abs_joint": "isaac_tasks.leap_grasp.action_spaces:AbsoluteJointPose",
@@ -68,6 +105,7 @@ ACTION_SPACES: dict[str, str] = {
     "dsrl_hand_arm": "agents.flow_steering:DSRLHandArm",
     "residual_hand_arm": "agents.flow_steering:ResidualHandArm",
     "pca": "agents.pca:PCAFingerSpace",
+    "vqvae": "agents.vqvae:VQVAEFingerSpace",
 }
 
 

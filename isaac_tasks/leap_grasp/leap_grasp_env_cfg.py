@@ -46,6 +46,8 @@ class LeapGraspEnvCfg(BaseEnvCfg):
     residual_finger_scale: float = 0.1  # rad
     demos_path: str = ""  # demonstrations for the PCA action space (tools/generate_demos.py)
     num_pca_components: int = 4
+    vqvae_checkpoint: str = ""  # a finger-motion VQ-VAE written by tools/train_vqvae.py
+    vqvae_residual: bool = True  # the appendix's residual shared by both steps (Table 2 lists 6 + 8 x 2 without it)
 
     # objects
     grasp_type: str = "all"  # "pinch", "power" or "all"
