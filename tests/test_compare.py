@@ -22,8 +22,11 @@ def compare(*args, cwd):
 def test_comparison_report_equal_budgets_and_resume(priors, tmp_path):
     args = ["--methods", "rel_joint", "rfs_chunk_hand", "--seeds", "0", "--env_steps", "300", "--num_envs", "4",
             "--eval_episodes", "4", "--prior_hand", priors["hand"], "--out", str(tmp_path / "cmp")]  # fmt: skip
+    stale = tmp_path / "cmp" / "runs" / "rel_joint_pinch_seed0" / "logs" / "run" / "killed_before_a_checkpoint"
+    stale.mkdir(parents=True)
     result = compare(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert not stale.exists()  # an interrupted run without a checkpoint starts again
     report = json.loads((tmp_path / "cmp" / "report.json").read_text())
     for method in ("rel_joint", "rfs_chunk_hand"):
         entry = report["methods"][method]

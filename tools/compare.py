@@ -17,6 +17,7 @@ import glob
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -82,7 +83,11 @@ def train_and_evaluate(args, method: str, seed: int, grasp: str) -> dict:
     ]
     train_args = ["--action_space", method, "--grasp_type", grasp, "--max_iterations", str(iterations)]
     log_root = os.path.join(run_dir, "logs")
-    resume = ["--resume"] if glob.glob(os.path.join(log_root, "run", "*", "model_*.pt")) else []
+    resume = []
+    if glob.glob(os.path.join(log_root, "run", "*", "model_*.pt")):
+        resume = ["--resume"]
+    else:  # an interrupted run with no checkpoint yet: start it again
+        shutil.rmtree(log_root, ignore_errors=True)
     run_tool("train.py", [*common, *train_args, *flags, "--log_root", log_root, "--experiment_name", "run", *resume])
     (train_dir,) = glob.glob(os.path.join(log_root, "run", "*"))
     checkpoint = max(glob.glob(os.path.join(train_dir, "model_*.pt")), key=lambda p: int(os.path.basename(p)[6:-3]))
