@@ -16,6 +16,7 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
+from isaac_tasks.physics import BACKENDS
 from isaac_tasks.physics.interface import PhysicsBackend
 
 
@@ -24,6 +25,9 @@ class BaseEnvCfg:
     num_envs: int = 256
     seed: int = 0
     backend: str = "mujoco"
+    """Physics backend, one of `isaac_tasks.physics.BACKENDS`."""
+    device: str = "cpu"
+    """Device of the simulation and the task tensors ("cuda:0" with the mujoco_warp backend)."""
     sim_dt: float = 0.01
     """Physics step in seconds."""
     decimation: int = 5
@@ -41,6 +45,8 @@ class BaseEnvCfg:
             raise ValueError(f"num_envs must be at least 1, got {self.num_envs}")
         if self.seed < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown physics backend '{self.backend}'; available: {', '.join(BACKENDS)}")
         if self.sim_dt <= 0 or self.decimation < 1 or self.episode_length_s <= 0:
             raise ValueError("sim_dt and episode_length_s must be positive and decimation at least 1")
         if self.num_threads < 0:
