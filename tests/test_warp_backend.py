@@ -8,6 +8,9 @@ position. TOLERANCE allows ten times that: float32 round-off, not a modelling di
 """
 
 import math
+import os
+import subprocess
+import sys
 
 import mujoco
 import numpy as np
@@ -142,16 +145,17 @@ def test_diverged_environment_is_reported(envs):
     assert not env.physics.step(2).any()
 
 
-def test_cuda_device_without_gpu_is_a_clear_error():
+def test_cuda_device_without_gpu_is_a_one_line_tool_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    with pytest.raises(ValueError, match="no CUDA GPU"):
-        make_env("Leap-Grasp-v0", num_envs=1, backend="mujoco_warp", device="cuda:0")
+    tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "benchmark.py")
+    args = ["--task", "Leap-Grasp-v0", "--backend", "mujoco_warp", "--device", "cuda:0", "--num_envs", "2"]
+    result = subprocess.run([sys.executable, tool, *args], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: device 'cuda:0': no CUDA GPU") and "--device cpu" in result.stderr
 
 
 def test_missing_warp_names_the_install_command(monkeypatch):
-    import sys
-
     monkeypatch.setitem(sys.modules, "mujoco_warp", None)  # its import fails as if it were not installed
     monkeypatch.delitem(sys.modules, "isaac_tasks.physics.warp_backend", raising=False)
     with pytest.raises(ValueError, match=r"pip install -e \.\[warp\]"):
