@@ -220,8 +220,12 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
             },
         )
 
-    def step(self, num_substeps: int) -> torch.Tensor:
+    def advance(self, num_substeps: int) -> None:
+        """Step the engine alone, without refreshing `state` or checking divergence (benchmarks time this)."""
         self._launch(f"step{num_substeps}", lambda: self._substeps(num_substeps))
+
+    def step(self, num_substeps: int) -> torch.Tensor:
+        self.advance(num_substeps)
         self.refresh()
         qpos, qvel = self._qpos[self._row], self._qvel[self._row]
         out_of_bounds = (qpos.abs() > _MAXVAL).any(-1) | (qvel.abs() > _MAXVAL).any(-1)
