@@ -104,6 +104,9 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
             raise ValueError(f"device '{device}': no CUDA GPU visible to torch and Warp; use --device cpu")
         self.queries = queries
         self._wp_device = wp.get_device(str(self.device))
+        if self.device.type == "cuda":
+            # torch on Warp's stream of the device, so that their work on the shared tensors stays in order
+            torch.cuda.set_stream(wp.stream_to_torch(wp.get_stream(self._wp_device)))
         models = compile_variants(variants, queries.contact_pairs)
         self.model = models[0]
         self._index(queries)
@@ -118,11 +121,6 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
             ]
             self._share()
         self._graphs: dict[str, wp.Graph] = {}
-        self._stream = contextlib.nullcontext()
-        if self.device.type == "cuda":
-            # torch and Warp on one stream, so that their work on the shared tensors stays in order
-            self._stream = wp.ScopedStream(wp.get_stream(self._wp_device))
-            torch.cuda.set_stream(wp.stream_to_torch(wp.get_stream(self._wp_device)))
         self._launch("forward", self._forward)
         self.refresh()
 
@@ -181,7 +179,7 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
     # --- engine calls -------------------------------------------------------------------------
     def _launch(self, key: str, launches) -> None:
         """Run `launches` (Warp kernel launches only); on a GPU captured once as a CUDA graph and replayed."""
-        with self._stream:
+        with wp.ScopedDevice(self._wp_device):
             if self.device.type != "cuda":
                 launches()
                 return
@@ -290,7 +288,7 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
         factor = scale.to(self.device, torch.float32)
         self._body_mass[rows, body_id] = self._nominal_mass[rows, body_id] * factor
         self._body_inertia[rows, body_id] = self._nominal_inertia[rows, body_id] * factor.unsqueeze(-1)
-        with self._stream:  # derived constants of every world (not captured: it runs on resets only)
+        with wp.ScopedDevice(self._wp_device):  # derived constants of every world (not captured: resets only)
             for m, d in self._worlds:
                 mjw.set_const(m, d, groups=mjw.SetConstGroup.FIXED | mjw.SetConstGroup.INERT0)
 
