@@ -9,6 +9,7 @@ A task subclass provides `_apply_action`, `_reward_terms`, `_get_dones`, `_reset
 from __future__ import annotations
 
 import math
+import re
 from abc import abstractmethod
 from dataclasses import dataclass
 
@@ -47,6 +48,8 @@ class BaseEnvCfg:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown physics backend '{self.backend}'; available: {', '.join(BACKENDS)}")
+        if self.device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", self.device):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got '{self.device}'")
         if self.sim_dt <= 0 or self.decimation < 1 or self.episode_length_s <= 0:
             raise ValueError("sim_dt and episode_length_s must be positive and decimation at least 1")
         if self.num_threads < 0:

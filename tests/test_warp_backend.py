@@ -20,7 +20,7 @@ import torch
 
 pytest.importorskip("mujoco_warp")
 
-from isaac_tasks import make_env  # noqa: E402
+from isaac_tasks import make_env, make_env_cfg  # noqa: E402
 from isaac_tasks.leap_grasp.scene import OBJECT_BODY  # noqa: E402
 
 NUM_ENVS = 3
@@ -154,6 +154,11 @@ def test_cuda_device_without_gpu_is_a_one_line_tool_error():
     result = subprocess.run([sys.executable, tool, *args], capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr.startswith("error: device 'cuda:0': no CUDA GPU") and "--device cpu" in result.stderr
+
+
+def test_malformed_device_is_rejected_by_the_config():
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
+        make_env_cfg("Leap-Grasp-v0", backend="mujoco_warp", device="gpu")
 
 
 def test_missing_warp_names_the_install_command(monkeypatch):

@@ -102,6 +102,8 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
         self.device = torch.device(device)
         if self.device.type == "cuda" and not (torch.cuda.is_available() and wp.is_cuda_available()):
             raise ValueError(f"device '{device}': no CUDA GPU visible to torch and Warp; use --device cpu")
+        if self.device.type == "cuda" and (self.device.index or 0) >= torch.cuda.device_count():
+            raise ValueError(f"device '{device}': this machine has {torch.cuda.device_count()} CUDA GPU(s)")
         self.queries = queries
         self._wp_device = wp.get_device(str(self.device))
         if self.device.type == "cuda":
