@@ -49,7 +49,7 @@ def add_task_args(parser: argparse.ArgumentParser, num_envs: int) -> None:
         help="physics backend: mujoco (CPU) or mujoco_warp (MuJoCo Warp; pip install -e .[warp])",
     )
     parser.add_argument(
-        "--device", default="cpu", help="device of the simulation (cuda:0 with --backend mujoco_warp) and the policy"
+        "--device", default="cpu", help="device of the policy; with --backend mujoco_warp also of the simulation"
     )
     parser.add_argument(
         "--headless", action="store_true", help="accepted for Isaac Lab parity; runs are always headless"
@@ -63,7 +63,7 @@ def task_overrides(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "num_threads": args.num_threads,
         "backend": args.backend,
-        "device": args.device,
+        "device": args.device if args.backend == "mujoco_warp" else "cpu",  # the CPU backend simulates on the CPU
     }
 
 
