@@ -86,7 +86,7 @@ class PPORunner(OnPolicyRunner):
 
 def load_policy(env, task: str, checkpoint: str, agent_cfg: dict) -> tuple[PPORunner, torch.nn.Module]:
     """A runner holding `checkpoint` (without logging) and its deterministic inference policy."""
-    runner = PPORunner(env, agent_cfg, task=task, log_dir=None)
+    runner = PPORunner(env, agent_cfg, task=task, log_dir=None, device=str(env.device))
     runner.load(checkpoint)
     return runner, runner.get_inference_policy()
 

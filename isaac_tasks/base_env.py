@@ -9,6 +9,7 @@ A task subclass provides `_apply_action`, `_reward_terms`, `_get_dones`, `_reset
 from __future__ import annotations
 
 import math
+import re
 from abc import abstractmethod
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import torch
 from rsl_rl.env import VecEnv
 from tensordict import TensorDict
 
+from isaac_tasks.physics import BACKENDS
 from isaac_tasks.physics.interface import PhysicsBackend
 
 
@@ -24,6 +26,9 @@ class BaseEnvCfg:
     num_envs: int = 256
     seed: int = 0
     backend: str = "mujoco"
+    """Physics backend, one of `isaac_tasks.physics.BACKENDS`."""
+    device: str = "cpu"
+    """Device of the simulation and the task tensors ("cuda:0" with the mujoco_warp backend)."""
     sim_dt: float = 0.01
     """Physics step in seconds."""
     decimation: int = 5
@@ -41,6 +46,10 @@ class BaseEnvCfg:
             raise ValueError(f"num_envs must be at least 1, got {self.num_envs}")
         if self.seed < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown physics backend '{self.backend}'; available: {', '.join(BACKENDS)}")
+        if self.device != "cpu" and not re.fullmatch(r"cuda(:\d+)?", self.device):
+            raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got '{self.device}'")
         if self.sim_dt <= 0 or self.decimation < 1 or self.episode_length_s <= 0:
             raise ValueError("sim_dt and episode_length_s must be positive and decimation at least 1")
         if self.num_threads < 0:

@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from isaac_tasks import TASKS  # noqa: E402
+from isaac_tasks.physics import BACKENDS  # noqa: E402
 
 # The CPU physics backend runs its own thread pool on every core; torch's small per-step tensor work is
 # faster on one thread than contending with it (docs/benchmarks.md).
@@ -42,8 +43,28 @@ def add_task_args(parser: argparse.ArgumentParser, num_envs: int) -> None:
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
     parser.add_argument("--num_threads", type=non_negative_int, default=0, help="physics threads (0: all cores)")
     parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="mujoco",
+        help="physics backend: mujoco (CPU) or mujoco_warp (MuJoCo Warp; pip install -e .[warp])",
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="device of the policy; with --backend mujoco_warp also of the simulation"
+    )
+    parser.add_argument(
         "--headless", action="store_true", help="accepted for Isaac Lab parity; runs are always headless"
     )
+
+
+def task_overrides(args: argparse.Namespace) -> dict:
+    """The task config settings given by the flags of `add_task_args`."""
+    return {
+        "num_envs": args.num_envs,
+        "seed": args.seed,
+        "num_threads": args.num_threads,
+        "backend": args.backend,
+        "device": args.device if args.backend == "mujoco_warp" else "cpu",  # the CPU backend simulates on the CPU
+    }
 
 
 def run_main(main: Callable[[], None]) -> None:
@@ -71,8 +92,10 @@ def machine_info() -> dict:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     return {
         "cpu": cpu,
+        "gpu": gpu,
         "cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),

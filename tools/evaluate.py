@@ -80,12 +80,7 @@ def depth_summary(depth: torch.Tensor) -> dict[str, float]:
 
 def evaluate_checkpoint(args, checkpoint: str, info: dict) -> tuple[dict, dict[str, torch.Tensor]]:
     def env_with(scale: float):
-        overrides = {
-            "num_envs": args.num_envs,
-            "seed": args.seed,
-            "num_threads": args.num_threads,
-            **env_overrides(info),
-        }
+        overrides = {**cli.task_overrides(args), **env_overrides(info)}
         return make_env(args.task, disturbance_scale=scale, **overrides)
 
     env = env_with(0.0)

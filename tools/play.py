@@ -27,7 +27,7 @@ def main() -> None:
     task_entry(args.task)
     info = read_checkpoint(args.checkpoint, task=args.task)["infos"]
 
-    overrides = {"num_envs": args.num_envs, "seed": args.seed, "num_threads": args.num_threads, **env_overrides(info)}
+    overrides = {**cli.task_overrides(args), **env_overrides(info)}
     env = make_env(args.task, **overrides)
     runner, policy = load_policy(env, args.task, args.checkpoint, make_agent_cfg(args.task))
 

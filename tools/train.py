@@ -56,11 +56,10 @@ def main() -> None:
     parser.add_argument("--experiment_name", help="folder under the log root (default: the task's)")
     parser.add_argument("--run_name", default="", help="suffix of the run folder")
     parser.add_argument("--log_root", default=os.path.join("logs", "rsl_rl"))
-    parser.add_argument("--device", default="cpu", help="device of the policy and PPO update")
     args = parser.parse_args()
 
     task_entry(args.task)
-    overrides = {"num_envs": args.num_envs, "seed": args.seed, "num_threads": args.num_threads}
+    overrides = cli.task_overrides(args)
     if args.action_space is not None:
         overrides["action_space"] = args.action_space
     if args.grasp_type is not None:

@@ -45,7 +45,7 @@ class LeapGraspEnv(BaseEnv):
             free_bodies=(OBJECT_BODY,),
         )
         scenes = [grasp_scene(obj) for obj in self.objects]
-        physics = make_backend(cfg.backend, scenes, variant_of_env, queries, cfg.num_threads)
+        physics = make_backend(cfg.backend, scenes, variant_of_env, queries, cfg.num_threads, cfg.device)
         super().__init__(cfg, physics)
 
         n, device = self.num_envs, self.device

@@ -45,7 +45,9 @@ class OrcaCubeEnv(BaseEnv):
             kinematic_bodies=(PLATFORM_BODY,),
         )
         scene = cube_scene(cfg.cube_size, cfg.cube_mass)
-        physics = make_backend(cfg.backend, [scene], np.zeros(cfg.num_envs, dtype=np.int64), queries, cfg.num_threads)
+        physics = make_backend(
+            cfg.backend, [scene], np.zeros(cfg.num_envs, dtype=np.int64), queries, cfg.num_threads, cfg.device
+        )
         super().__init__(cfg, physics)
 
         n, j, device = self.num_envs, len(ORCA_JOINT_NAMES), self.device

@@ -6,15 +6,32 @@ import numpy as np
 
 from isaac_tasks.physics.interface import PhysicsBackend, SceneQueries
 
-BACKENDS = ("mujoco",)
+BACKENDS = ("mujoco", "mujoco_warp")
 
 
 def make_backend(
-    name: str, variants: list, variant_of_env: np.ndarray, queries: SceneQueries, num_threads: int = 0
+    name: str,
+    variants: list,
+    variant_of_env: np.ndarray,
+    queries: SceneQueries,
+    num_threads: int = 0,
+    device: str = "cpu",
 ) -> PhysicsBackend:
     """Build backend `name` for scene variants (one per object), variant_of_env[i] placed in environment i."""
     if name == "mujoco":
+        if device != "cpu":
+            raise ValueError(f"the mujoco backend runs on the CPU; for device '{device}' use --backend mujoco_warp")
         from isaac_tasks.physics.mujoco_backend import MujocoBackend
 
         return MujocoBackend(variants, variant_of_env, queries, num_threads or None)
+    if name == "mujoco_warp":
+        try:
+            from isaac_tasks.physics.warp_backend import MujocoWarpBackend
+        except ModuleNotFoundError as error:
+            if error.name not in ("warp", "mujoco_warp"):
+                raise
+            raise ValueError(
+                f"the mujoco_warp backend needs MuJoCo Warp ({error.name} is not installed): pip install -e .[warp]"
+            ) from error
+        return MujocoWarpBackend(variants, variant_of_env, queries, device)
     raise ValueError(f"unknown physics backend '{name}'; available: {', '.join(BACKENDS)}")

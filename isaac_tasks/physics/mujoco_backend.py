@@ -52,50 +52,27 @@ def _add_contact_sensors(spec: mujoco.MjSpec, pairs: tuple[tuple[str, str], ...]
         sensor.intprm[2] = 1  # one (reduced) contact reported
 
 
-class MujocoBackend(PhysicsBackend):
-    def __init__(
-        self,
-        variants: list[mujoco.MjSpec],
-        variant_of_env: np.ndarray,
-        queries: SceneQueries,
-        num_threads: int | None = None,
-    ):
-        self.num_envs = len(variant_of_env)
-        if self.num_envs < 1:
-            raise ValueError("num_envs must be at least 1")
-        self.device = torch.device("cpu")
-        self.queries = queries
-        models = []
-        for spec in variants:
-            spec = spec.copy()
-            _add_contact_sensors(spec, queries.contact_pairs)
-            models.append(spec.compile())
-        self.model = models[0]
-        self._num_threads = num_threads or os.cpu_count() or 1
-        self.batch = mjbatch.Batch(self.model, self.num_envs, nthread=self._num_threads, persistent=True)
-        self._apply_variants(models, np.asarray(variant_of_env))
-        self._index(queries)
-        self._bind()
-        self.batch.forward()
-        self._warnings = self._warning_counts()
-        self.refresh()
+def compile_variants(variants: list[mujoco.MjSpec], pairs: tuple[tuple[str, str], ...]) -> list[mujoco.MjModel]:
+    """The scene variants compiled with a contact sensor per pair; they must share one layout."""
+    models = []
+    for spec in variants:
+        spec = spec.copy()
+        _add_contact_sensors(spec, pairs)
+        models.append(spec.compile())
+    layout = ("nq", "nv", "nu", "nbody", "njnt", "ngeom", "nsite", "nsensordata")
+    for m in models[1:]:
+        for size in layout:
+            if getattr(m, size) != getattr(models[0], size):
+                raise ValueError(f"object variants must share one layout; '{size}' differs")
+    return models
 
-    # --- construction -------------------------------------------------------------------------
-    def _apply_variants(self, models: list[mujoco.MjModel], variant_of_env: np.ndarray) -> None:
-        layout = ("nq", "nv", "nu", "nbody", "njnt", "ngeom", "nsite", "nsensordata")
-        for m in models[1:]:
-            for size in layout:
-                if getattr(m, size) != getattr(self.model, size):
-                    raise ValueError(f"object variants must share one layout; '{size}' differs")
-        if len(models) == 1:
-            return
-        for name in sorted(mjbatch.MODEL_FIELDS):
-            if name.startswith("opt."):
-                continue
-            values = [np.asarray(getattr(m, name)) for m in models]
-            if all(np.array_equal(values[0], v) for v in values[1:]):
-                continue
-            self.batch.expand(name)[:] = np.stack(values)[variant_of_env]
+
+class SceneIndex:
+    """Indices of the declared quantities in `self.model`, shared by the MuJoCo and MuJoCo Warp backends."""
+
+    model: mujoco.MjModel
+    queries: SceneQueries
+    state: PhysicsState
 
     def _index(self, q: SceneQueries) -> None:
         m = self.model
@@ -142,6 +119,53 @@ class MujocoBackend(PhysicsBackend):
         self._nominal_kv = -m.actuator_biasprm[self._actuator, 2].copy()
         self._nominal_damping = m.dof_damping[self._dof_adr].copy()
         self._nominal_mass_inertia: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _site_jacobian(self, site: str, axis: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+        """Analytic Jacobian for hinge and slide joints from their (N, J, 3) world-frame axes and anchors."""
+        index = self.queries.sites.index(site)
+        lever = self.state.site_pos[:, index].unsqueeze(1) - anchor
+        hinge = self._is_hinge.unsqueeze(-1)
+        linear = torch.where(hinge, torch.cross(axis, lever, dim=-1), axis)
+        angular = torch.where(hinge, axis, torch.zeros_like(axis))
+        mask = self._moves_site[index].unsqueeze(-1).float()
+        return torch.cat((linear * mask, angular * mask), dim=-1).transpose(1, 2)
+
+
+class MujocoBackend(SceneIndex, PhysicsBackend):
+    def __init__(
+        self,
+        variants: list[mujoco.MjSpec],
+        variant_of_env: np.ndarray,
+        queries: SceneQueries,
+        num_threads: int | None = None,
+    ):
+        self.num_envs = len(variant_of_env)
+        if self.num_envs < 1:
+            raise ValueError("num_envs must be at least 1")
+        self.device = torch.device("cpu")
+        self.queries = queries
+        models = compile_variants(variants, queries.contact_pairs)
+        self.model = models[0]
+        self._num_threads = num_threads or os.cpu_count() or 1
+        self.batch = mjbatch.Batch(self.model, self.num_envs, nthread=self._num_threads, persistent=True)
+        self._apply_variants(models, np.asarray(variant_of_env))
+        self._index(queries)
+        self._bind()
+        self.batch.forward()
+        self._warnings = self._warning_counts()
+        self.refresh()
+
+    # --- construction -------------------------------------------------------------------------
+    def _apply_variants(self, models: list[mujoco.MjModel], variant_of_env: np.ndarray) -> None:
+        if len(models) == 1:
+            return
+        for name in sorted(mjbatch.MODEL_FIELDS):
+            if name.startswith("opt."):
+                continue
+            values = [np.asarray(getattr(m, name)) for m in models]
+            if all(np.array_equal(values[0], v) for v in values[1:]):
+                continue
+            self.batch.expand(name)[:] = np.stack(values)[variant_of_env]
 
     def _bind(self) -> None:
         b = self.batch
@@ -216,17 +240,11 @@ class MujocoBackend(PhysicsBackend):
         self._xfrc_applied[:, self._body, 3:] = torques.cpu().numpy()
 
     def site_jacobian(self, site: str) -> torch.Tensor:
-        # Analytic for hinge and slide joints, from the world-frame joint axes and anchors that the
-        # last step left current (a call into the engine here would discard its computed stages).
-        index = self.queries.sites.index(site)
+        # From the joint axes and anchors that the last step left current (a call into the engine here
+        # would discard its computed stages).
         axis = torch.from_numpy(self._xaxis[:, self._joint]).float()
         anchor = torch.from_numpy(self._xanchor[:, self._joint]).float()
-        lever = self.state.site_pos[:, index].unsqueeze(1) - anchor
-        hinge = self._is_hinge.unsqueeze(-1)
-        linear = torch.where(hinge, torch.cross(axis, lever, dim=-1), axis)
-        angular = torch.where(hinge, axis, torch.zeros_like(axis))
-        mask = self._moves_site[index].unsqueeze(-1).float()
-        return torch.cat((linear * mask, angular * mask), dim=-1).transpose(1, 2)
+        return self._site_jacobian(site, axis, anchor)
 
     def set_friction(self, env_ids, body, friction) -> None:
         body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
