@@ -56,6 +56,11 @@ def execute(env, command: torch.Tensor) -> None:
     env.action_space.command = command_to_arm_and_fingers(env, command)
 
 
+def p_teacher_at(iteration: int, start: float = 1.0, decay: float = 0.999) -> float:
+    """DAgger's probability of executing the teacher's command in `iteration` (0-based)."""
+    return start * decay**iteration
+
+
 def privileged_state(env) -> torch.Tensor:
     """(N, 59) in the order of agents/demonstrations.py STATE_FIELDS."""
     s = env.physics.state

@@ -31,14 +31,9 @@ from collect_distill import add_point_cloud_args, point_cloud_cfg
 from distill.dataset import load_dataset, training_pairs
 from distill.point_cloud import PointCloudCfg, PointCloudSensor
 from distill.student import ObservationNoiseCfg, Student, load_student, proprioception, train_student
-from distill.teacher import TASK, execute, load_teacher, teacher_command
+from distill.teacher import TASK, execute, load_teacher, p_teacher_at, teacher_command
 
 RUNS_DIR = os.path.join("logs", "distill")
-
-
-def p_teacher_at(iteration: int, start: float, decay: float) -> float:
-    """Probability of executing the teacher's action in `iteration` (0-based)."""
-    return start * decay**iteration
 
 
 @torch.inference_mode()
