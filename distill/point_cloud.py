@@ -13,6 +13,7 @@ Camera frame: x right, y down, z forward (the optical axis), pinhole with a vert
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -140,12 +141,12 @@ class PointCloudSensor:
         self.camera_of_ray = torch.cat([torch.full((len(r),), i) for i, r in enumerate(rays)])
         self.cam_rays = torch.cat(rays)  # (R, 3) in each ray's camera frame
         # Rays in the base frame (true poses), then in the world frame, cast from every camera's centre.
-        cam_pos, cam_rot = torch.stack(positions), torch.stack(rotations)
-        self.cam_pos, self.cam_rot = cam_pos, cam_rot
-        base_dirs = (cam_rot[self.camera_of_ray] @ self.cam_rays.unsqueeze(-1)).squeeze(-1)
+        self.cam_pos, self.cam_rot = torch.stack(positions), torch.stack(rotations)
+        base_dirs = (self.cam_rot[self.camera_of_ray] @ self.cam_rays.unsqueeze(-1)).squeeze(-1)
         self.world_dirs = quat_apply(self.base_quat.expand(len(base_dirs), 4), base_dirs)
-        self.world_origins = quat_apply(self.base_quat.expand(len(cam_pos), 4), cam_pos)[self.camera_of_ray]
-        self.world_origins = self.world_origins + self.base_pos
+        world_pos = quat_apply(self.base_quat.expand(len(positions), 4), self.cam_pos) + self.base_pos
+        self.world_origins = world_pos[self.camera_of_ray]
+        self.ray_slices = [slice(start - len(r), start) for r, start in zip(rays, itertools.accumulate(map(len, rays)))]
         num_cameras = len(cfg.cameras)
         self.pos_error = torch.zeros(self.num_envs, num_cameras, 3)
         self.rot_error = torch.eye(3).repeat(self.num_envs, num_cameras, 1, 1)
@@ -175,9 +176,13 @@ class PointCloudSensor:
         distance = self.physics.ray_cast(self.world_origins, self.world_dirs).cpu()
         hit = torch.isfinite(distance)
         local = self.cam_rays * torch.where(hit, distance, torch.zeros_like(distance)).unsqueeze(-1)
-        rot = self.rot_error[:, self.camera_of_ray] @ self.cam_rot[self.camera_of_ray]  # (N, R, 3, 3)
-        pos = self.cam_pos[self.camera_of_ray] + self.pos_error[:, self.camera_of_ray]
-        return (rot @ local.unsqueeze(-1)).squeeze(-1) + pos, hit
+        rot = self.rot_error @ self.cam_rot  # (N, C, 3, 3) calibrated orientations
+        pos = self.cam_pos + self.pos_error
+        points = torch.cat(
+            [local[:, rays] @ rot[:, c].transpose(1, 2) + pos[:, c : c + 1] for c, rays in enumerate(self.ray_slices)],
+            dim=1,
+        )
+        return points, hit
 
     def __call__(self) -> torch.Tensor:
         points, hit = self.camera_points()
