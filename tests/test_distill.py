@@ -245,6 +245,16 @@ def test_damaged_shards_are_refused_or_reported_and_skipped(tmp_path, teacher, c
     assert damaged.returncode == 2 and "shard_00001.hdf5" in damaged.stderr and "Traceback" not in damaged.stderr
     assert not os.path.exists(tmp_path / "run")
 
+    # With the damaged shards skipped, the rest is behaviour-cloned into a student checkpoint.
+    cloned = tool(
+        "distill.py", "--teacher", teacher[0], "--dataset", str(folder), "--skip_damaged", "--iterations", "0",
+        "--bc_updates", "3", "--batch_size", "8", "--hidden_dims", "32", "--num_envs", "2", *TINY_CLOUD,
+        "--log_dir", "run", cwd=tmp_path,
+    )  # fmt: skip
+    assert cloned.returncode == 0, cloned.stderr
+    assert "skipping damaged shard" in cloned.stderr and "Behaviour cloning on" in cloned.stdout
+    assert os.path.isfile(tmp_path / "run" / "student_0.pt")
+
 
 def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
     from distill.student import load_student
