@@ -142,6 +142,19 @@ def test_contact_with_a_fingertip_is_reported_alike(envs):
     torch.testing.assert_close(warp.contact_force, cpu.contact_force, rtol=1e-3, atol=1e-3)  # measured: 1e-6
 
 
+def test_ray_casts_agree(envs):
+    cpu, warp = envs["mujoco"].physics, envs["mujoco_warp"].physics
+    origins = cpu.state.body_pos[:, :1] + torch.tensor([0.0, 0.0, 0.3])  # above each object
+    directions = torch.nn.functional.normalize(
+        torch.randn(1, 64, 3, generator=torch.Generator().manual_seed(0)), dim=-1
+    )
+    directions[..., 2] = -directions[..., 2].abs()  # downwards: the object, the table or the hand
+    expected, found = cpu.ray_cast(origins, directions), warp.ray_cast(origins, directions)
+    assert torch.isfinite(expected).any() and torch.equal(torch.isinf(expected), torch.isinf(found))
+    hit = torch.isfinite(expected)
+    torch.testing.assert_close(found[hit], expected[hit], atol=1e-5, rtol=0)
+
+
 def test_site_jacobian_matches_mujoco(envs):
     physics = envs["mujoco_warp"].physics
     model, data = physics.model, mujoco.MjData(physics.model)

@@ -28,7 +28,8 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.ppo_runner import env_overrides, load_policy, read_checkpoint  # noqa: E402
+from agents.ppo_runner import env_overrides  # noqa: E402
+from distill.policy import load_any_policy, read_policy_infos  # noqa: E402
 from isaac_tasks import make_agent_cfg, make_env, task_entry  # noqa: E402
 from isaac_tasks.evaluation.penetration import INFEASIBLE_DEPTH, PenetrationMeter, infeasible, leap_hand_links  # noqa: E402
 from isaac_tasks.evaluation.rollout import run_episodes, summarize  # noqa: E402
@@ -84,7 +85,7 @@ def evaluate_checkpoint(args, checkpoint: str, info: dict) -> tuple[dict, dict[s
         return make_env(args.task, disturbance_scale=scale, **overrides)
 
     env = env_with(0.0)
-    _, policy = load_policy(env, args.task, checkpoint, make_agent_cfg(args.task))
+    _, policy = load_any_policy(env, args.task, checkpoint, make_agent_cfg(args.task))
     per_step = grasp_penetration(env) if args.task == "Leap-Grasp-v0" else None
     episodes = run_episodes(env, policy, args.episodes, per_step, label="evaluation: ")
     report = {"metrics": {k: v for k, v in summarize(episodes).items() if not k.startswith("penetration")}}
@@ -103,7 +104,7 @@ def evaluate_checkpoint(args, checkpoint: str, info: dict) -> tuple[dict, dict[s
     }
     for scale in args.sweep:
         env = env_with(scale)
-        _, policy = load_policy(env, args.task, checkpoint, make_agent_cfg(args.task))
+        _, policy = load_any_policy(env, args.task, checkpoint, make_agent_cfg(args.task))
         swept = run_episodes(env, policy, args.sweep_episodes, label=f"disturbance x{scale}: ")
         report["robustness"]["scale"].append(scale)
         report["robustness"]["value"].append(float(swept[metric].float().mean()))
@@ -182,7 +183,9 @@ def parse_sweep(text: str) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_task_args(parser, num_envs=128)
-    parser.add_argument("--checkpoint", nargs="+", required=True, help="one or more model_<iteration>.pt")
+    parser.add_argument(
+        "--checkpoint", nargs="+", required=True, help="model_<N>.pt (train.py), student_<N>.pt (distill.py)"
+    )
     parser.add_argument("--out", required=True, help="report folder (replaced when the evaluation is complete)")
     parser.add_argument("--episodes", type=cli.positive_int, default=1024)
     parser.add_argument("--sweep", type=parse_sweep, default=parse_sweep("0,1,2,4,8"), help="disturbance scales")
@@ -191,7 +194,7 @@ def main() -> None:
     task_entry(args.task)
     if args.task not in PRIMARY_METRIC:
         raise ValueError(f"no evaluation defined for task '{args.task}'")
-    infos = {path: read_checkpoint(path, task=args.task)["infos"] for path in args.checkpoint}  # all, before any work
+    infos = {path: read_policy_infos(path, args.task) for path in args.checkpoint}  # all, before any work
 
     reports, episodes = {}, {}
     for path in args.checkpoint:

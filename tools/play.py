@@ -12,7 +12,8 @@ import os
 
 import cli
 
-from agents.ppo_runner import env_overrides, load_policy, read_checkpoint
+from agents.ppo_runner import env_overrides
+from distill.policy import load_any_policy, read_policy_infos
 from isaac_tasks import make_agent_cfg, make_env, task_entry
 from isaac_tasks.evaluation.rollout import run_episodes, summarize
 
@@ -20,22 +21,25 @@ from isaac_tasks.evaluation.rollout import run_episodes, summarize
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_task_args(parser, num_envs=128)
-    parser.add_argument("--checkpoint", required=True, help="model_<iteration>.pt written by train.py")
+    parser.add_argument("--checkpoint", required=True, help="model_<N>.pt of train.py or student_<N>.pt of distill.py")
     parser.add_argument("--episodes", type=cli.positive_int, default=1024, help="episodes to evaluate")
     parser.add_argument("--export_dir", help="where to write policy.pt and policy.onnx (default: <run>/exported)")
     args = parser.parse_args()
     task_entry(args.task)
-    info = read_checkpoint(args.checkpoint, task=args.task)["infos"]
+    info = read_policy_infos(args.checkpoint, args.task)
 
     overrides = {**cli.task_overrides(args), **env_overrides(info)}
     env = make_env(args.task, **overrides)
-    runner, policy = load_policy(env, args.task, args.checkpoint, make_agent_cfg(args.task))
+    runner, policy = load_any_policy(env, args.task, args.checkpoint, make_agent_cfg(args.task))
 
     print(f"Evaluating {args.checkpoint} over {args.episodes} episodes ({args.num_envs} environments)")
     results = summarize(run_episodes(env, policy, args.episodes))
     for key, value in results.items():
         print(f"{key}: {value:.4f}")
 
+    if runner is None:
+        print("A distilled student is not exported (its point clouds are cast in the simulator)")
+        return
     export_dir = args.export_dir or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "exported")
     runner.export_policy_to_jit(export_dir, "policy.pt")
     runner.export_policy_to_onnx(export_dir, "policy.onnx")

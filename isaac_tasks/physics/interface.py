@@ -113,6 +113,13 @@ class PhysicsBackend(ABC):
     def site_jacobian(self, site: str) -> torch.Tensor:
         """(N, 6, J) linear and angular Jacobian of a declared site w.r.t. the declared joints."""
 
+    @abstractmethod
+    def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+        """(N, R) distance along each ray to the first surface of the current scene, inf for a miss.
+
+        Rays are world-frame origins and unit directions, (N, R, 3) or broadcastable to it (depth cameras).
+        """
+
     # Per-environment physical parameters (domain randomization).
     @abstractmethod
     def set_friction(self, env_ids: torch.Tensor, body: str, friction: torch.Tensor) -> None:

@@ -246,6 +246,12 @@ class MujocoBackend(SceneIndex, PhysicsBackend):
         anchor = torch.from_numpy(self._xanchor[:, self._joint]).float()
         return self._site_jacobian(site, axis, anchor)
 
+    def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+        # Batch.ray runs each simulation's kinematics from its state on the thread pool; bound fields stay.
+        shape = torch.broadcast_shapes(origins.shape, directions.shape, (self.num_envs, 1, 3))
+        dist, _ = self.batch.ray(origins.expand(shape).cpu().numpy(), directions.expand(shape).cpu().numpy())
+        return torch.from_numpy(np.where(dist < 0, np.inf, dist)).float()
+
     def set_friction(self, env_ids, body, friction) -> None:
         body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
         geoms = np.flatnonzero(self.model.geom_bodyid == body_id)

@@ -17,6 +17,7 @@ import contextlib
 
 import mujoco
 import mujoco_warp as mjw
+import mujoco_warp._src.types as mjw_types
 import numpy as np
 import torch
 import warp as wp
@@ -277,6 +278,29 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
     def site_jacobian(self, site: str) -> torch.Tensor:
         column = self._row.unsqueeze(-1)
         return self._site_jacobian(site, self._xaxis[column, self._joint_t], self._xanchor[column, self._joint_t])
+
+    def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+        shape = torch.broadcast_shapes(origins.shape, directions.shape, (self.num_envs, 1, 3))
+        env_of_row = torch.empty_like(self._row)
+        env_of_row[self._row] = torch.arange(self.num_envs, device=self.device)
+        points = origins.to(self.device, torch.float32).expand(shape)[env_of_row].contiguous()
+        rays = directions.to(self.device, torch.float32).expand(shape)[env_of_row].contiguous()
+        dist = torch.empty(shape[:2], device=self.device)
+        geom = torch.empty(shape[:2], dtype=torch.int32, device=self.device)
+        normal = torch.empty(shape, device=self.device)
+        every_group, no_body = (
+            mjw_types.vec6f(-1, -1, -1, -1, -1, -1),
+            wp.full(shape[1], -1, dtype=int, device=self._wp_device),
+        )
+        start = 0
+        for m, d in self._worlds:  # one launch per object variant, over its rows
+            rows = slice(start, start + d.nworld)
+            start += d.nworld
+            vec3 = [wp.from_torch(a[rows], dtype=wp.vec3) for a in (points, rays, normal)]
+            mjw.rays(m, d, vec3[0], vec3[1], every_group, True, no_body, wp.from_torch(dist[rows]),
+                     wp.from_torch(geom[rows]), vec3[2])  # fmt: skip
+        dist = dist[self._row]
+        return torch.where(dist < 0, torch.inf, dist)
 
     def set_friction(self, env_ids, body, friction) -> None:
         body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)

@@ -1,0 +1,197 @@
+"""Distillation datasets on disk: a folder of HDF5 shards, each written atomically, validated on load.
+
+    <folder>/shard_<k>.hdf5
+    /data                       attrs: env_name (task id), format_version, num_episodes (stored), round (k),
+                                 episodes_run and num_successes (of the round), teacher (checkpoint path),
+                                 point_cloud (JSON config), env_args (JSON)
+    /data/demo_<i>/obs/point_cloud  (T, P, 3) float: base-frame point cloud before the student's noise
+    /data/demo_<i>/obs/proprio      (T, 76) float: `distill.student.proprioception`
+    /data/demo_<i>/states       (T, 59) float: privileged state (agents/demonstrations.py STATE_FIELDS)
+    /data/demo_<i>/actions      (T, 23) float: the teacher's executed hand_arm command (the label)
+    /data/demo_<i>/rewards      (T,) float
+    /data/demo_<i>/dones        (T,) bool: true at the last step
+    /data/demo_<i>              attrs: num_samples (T), success (bool), grasp_type, object
+
+A shard of a round in which no episode was kept holds no demo groups (num_episodes = 0): it still records
+that the round is done. A shard that cannot be read, or whose fields are missing, have the wrong shape or
+hold non-finite values, is damaged: `load_dataset` refuses it, or reports and skips it when asked to.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+
+from agents.demonstrations import STATE_DIM
+from distill.student import ACTION_DIM, PROPRIO_DIM
+
+FORMAT_VERSION = 1
+SHARD_PATTERN = re.compile(r"shard_(\d+)\.hdf5$")
+
+
+class DistillDataError(ValueError):
+    """A damaged or foreign shard; the message names the file and the field."""
+
+
+@dataclass
+class DistillEpisode:
+    point_cloud: np.ndarray
+    proprio: np.ndarray
+    states: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    success: bool
+    grasp_type: str
+    object: str
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+def shard_path(folder: str, round_index: int) -> str:
+    return os.path.join(folder, f"shard_{round_index:05d}.hdf5")
+
+
+def shard_paths(folder: str) -> list[str]:
+    """Shards of `folder` in round order (temporary files of an interrupted write are not shards)."""
+    paths = [p for p in glob.glob(os.path.join(folder, "shard_*.hdf5")) if SHARD_PATTERN.search(p)]
+    return sorted(paths, key=lambda p: int(SHARD_PATTERN.search(p).group(1)))
+
+
+def write_shard(path: str, task: str, episodes: list[DistillEpisode], attrs: dict) -> None:
+    """Write `episodes` to `path` atomically (temporary file, then rename)."""
+    tmp = f"{path}.tmp"
+    with h5py.File(tmp, "w") as f:
+        data = f.create_group("data")
+        data.attrs.update(env_name=task, format_version=FORMAT_VERSION, num_episodes=len(episodes), **attrs)
+        for i, e in enumerate(episodes):
+            group = data.create_group(f"demo_{i}")
+            group.attrs.update(num_samples=len(e), success=e.success, grasp_type=e.grasp_type, object=e.object)
+            obs = group.create_group("obs")
+            steps = min(len(e), 32)
+            obs.create_dataset(
+                "point_cloud", data=e.point_cloud.astype(np.float32), chunks=(steps, *e.point_cloud.shape[1:])
+            )
+            obs.create_dataset("proprio", data=e.proprio.astype(np.float32))
+            group.create_dataset("states", data=e.states.astype(np.float32))
+            group.create_dataset("actions", data=e.actions.astype(np.float32))
+            group.create_dataset("rewards", data=e.rewards.astype(np.float32))
+            group.create_dataset("dones", data=e.dones.astype(bool))
+    os.replace(tmp, path)
+
+
+def _field(path: str, group: h5py.Group, name: str, shape: tuple, length: int | None) -> np.ndarray:
+    where = f"{path}: {group.name}/{name}"
+    if name not in group:
+        raise DistillDataError(f"{where} is missing")
+    value = group[name][()]
+    if value.shape[1:] != shape or (length is not None and len(value) != length):
+        raise DistillDataError(
+            f"{where} has shape {value.shape}, expected ({length or 'T'}, {', '.join(map(str, shape))})"
+        )
+    if value.dtype != bool and not np.isfinite(value).all():
+        raise DistillDataError(f"{where} contains NaN or infinite values")
+    return value
+
+
+def read_shard_attrs(path: str, task: str) -> dict:
+    """The /data attributes of a shard, checked to be ours and of `task`."""
+    try:
+        f = h5py.File(path, "r")
+    except OSError as error:
+        raise DistillDataError(f"{path}: not a readable HDF5 file ({error})") from None
+    with f:
+        if "data" not in f:
+            raise DistillDataError(f"{path}: /data is missing (empty shard)")
+        attrs = dict(f["data"].attrs)
+    if attrs.get("env_name") != task:
+        raise DistillDataError(f"{path}: env_name is '{attrs.get('env_name')}', expected '{task}'")
+    if (
+        attrs.get("format_version") != FORMAT_VERSION
+        or not {"num_episodes", "num_successes", "episodes_run", "point_cloud"} <= attrs.keys()
+    ):
+        raise DistillDataError(f"{path}: not a distillation shard of format version {FORMAT_VERSION}")
+    return attrs
+
+
+def load_shard(path: str, task: str) -> tuple[list[DistillEpisode], dict]:
+    """Every episode of one shard, checked field by field, and the shard's attributes."""
+    attrs = read_shard_attrs(path, task)
+    num_points = json.loads(attrs["point_cloud"])["num_points"]
+    episodes = []
+    with h5py.File(path, "r") as f:
+        data = f["data"]
+        names = [k for k in data if k.startswith("demo_")]
+        if len(names) != attrs["num_episodes"]:
+            raise DistillDataError(
+                f"{path}: holds {len(names)} episodes, its num_episodes says {attrs['num_episodes']}"
+            )
+        for name in sorted(names, key=lambda k: int(k.split("_")[1])):
+            group = data[name]
+            actions = _field(path, group, "actions", (ACTION_DIM,), None)
+            if len(actions) == 0:
+                raise DistillDataError(f"{path}: {group.name}/actions is empty")
+            if "obs" not in group:
+                raise DistillDataError(f"{path}: {group.name}/obs is missing")
+            length = len(actions)
+            for attr in ("success", "grasp_type", "object"):
+                if attr not in group.attrs:
+                    raise DistillDataError(f"{path}: {group.name} attribute '{attr}' is missing")
+            episodes.append(
+                DistillEpisode(
+                    point_cloud=_field(path, group["obs"], "point_cloud", (num_points, 3), length),
+                    proprio=_field(path, group["obs"], "proprio", (PROPRIO_DIM,), length),
+                    states=_field(path, group, "states", (STATE_DIM,), length),
+                    actions=actions,
+                    rewards=_field(path, group, "rewards", (), length),
+                    dones=_field(path, group, "dones", (), length),
+                    success=bool(group.attrs["success"]),
+                    grasp_type=str(group.attrs["grasp_type"]),
+                    object=str(group.attrs["object"]),
+                )
+            )
+    return episodes, attrs
+
+
+def load_dataset(folder: str, task: str, skip_damaged: bool = False) -> list[DistillEpisode]:
+    """Every episode of every shard of `folder`. A damaged shard raises DistillDataError, or with
+    `skip_damaged` is reported on stderr and left out. All shards must share one point-cloud config."""
+    paths = shard_paths(folder)
+    if not paths:
+        raise DistillDataError(f"{folder}: no distillation shards (shard_<k>.hdf5)")
+    episodes, point_cloud = [], None
+    for path in paths:
+        try:
+            shard, attrs = load_shard(path, task)
+        except DistillDataError as error:
+            if not skip_damaged:
+                raise
+            print(f"warning: skipping damaged shard: {error}", file=sys.stderr)
+            continue
+        if point_cloud is not None and attrs["point_cloud"] != point_cloud:
+            raise DistillDataError(f"{path}: its point-cloud config differs from the shards before it")
+        point_cloud = attrs["point_cloud"]
+        episodes += shard
+    if not episodes:
+        raise DistillDataError(f"{folder}: its shards hold no episodes")
+    return episodes
+
+
+def training_pairs(episodes: list[DistillEpisode]) -> dict[str, np.ndarray]:
+    """Observations of every step with a next step, labelled with the two consecutive teacher actions."""
+    usable = [e for e in episodes if len(e) >= 2]
+    if not usable:
+        raise DistillDataError("no episode has two or more steps")
+    return {
+        "points": np.concatenate([e.point_cloud[:-1] for e in usable]),
+        "proprio": np.concatenate([e.proprio[:-1] for e in usable]),
+        "actions": np.concatenate([np.stack((e.actions[:-1], e.actions[1:]), axis=1) for e in usable]),
+    }

@@ -1,0 +1,230 @@
+"""The point-cloud student: v(a_t, o_pc, s_pro, t) over two consecutive hand+arm actions (SPEC 6).
+
+A PointNet encoder (a shared per-point MLP and a max over points) turns the point cloud into one
+feature vector; with the normalized proprioception it is the condition of the same flow-matching core
+as the prior (`agents.flow_matching.FlowPrior`, whose own condition normalization stays the identity).
+Actions are the 23-number hand_arm commands of the prior (`agents.prior_data`): arm delta position (3),
+arm delta rotation as a quaternion (4), 16 finger targets; the student executes the first of its two.
+
+Observation noise (003, B.5): additive Gaussian noise on every point and proprioception entry, plus a
+random offset per episode (a translation of the whole cloud, a shift of every proprioception entry).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from agents import prior_data
+from agents.flow_matching import MIN_STD, FlowPrior
+from agents.ppo_runner import CheckpointError, save_atomically
+
+ACTION_DIM = prior_data.VARIANTS["hand_arm"]["action_dim"]
+PROPRIO_DIM = 23 + 23 + 23 + 3 + 4  # joint positions, velocities, targets; palm position and orientation
+
+
+def proprioception(env) -> torch.Tensor:
+    """(N, PROPRIO_DIM): what the robot knows about itself (no object state)."""
+    s = env.physics.state
+    return torch.cat((s.joint_pos, s.joint_vel, env.joint_targets, s.site_pos[:, 0], s.site_quat[:, 0]), dim=-1)
+
+
+@dataclass(kw_only=True)
+class ObservationNoiseCfg:
+    point_std: float = 0.005  # m, per point
+    point_offset_std: float = 0.02  # m, per episode, the whole cloud
+    proprio_std: float = 0.1  # x each entry's data std, per step
+    proprio_offset_std: float = 0.1  # x each entry's data std, per episode
+
+
+class PointNetEncoder(nn.Module):
+    """Shared MLP on every point, then the maximum over points: (B, P, 3) -> (B, feature_dim)."""
+
+    def __init__(self, hidden_dims: Sequence[int] = (64, 128), feature_dim: int = 256):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = 3
+        for hidden in (*hidden_dims, feature_dim):
+            layers += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.SiLU()]
+            width = hidden
+        self.point_mlp = nn.Sequential(*layers[:-1])  # no activation before the max
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        return self.point_mlp(points).amax(dim=1)
+
+
+class Student(nn.Module):
+    def __init__(
+        self,
+        proprio_dim: int = PROPRIO_DIM,
+        action_dim: int = ACTION_DIM,
+        horizon: int = prior_data.HORIZON,
+        encoder_dims: Sequence[int] = (64, 128),
+        feature_dim: int = 256,
+        hidden_dims: Sequence[int] = (512, 512, 512),
+        num_steps: int = 10,
+    ):
+        super().__init__()
+        self.config = {
+            "proprio_dim": proprio_dim,
+            "action_dim": action_dim,
+            "horizon": horizon,
+            "encoder_dims": list(encoder_dims),
+            "feature_dim": feature_dim,
+            "hidden_dims": list(hidden_dims),
+            "num_steps": num_steps,
+        }
+        self.encoder = PointNetEncoder(encoder_dims, feature_dim)
+        self.flow = FlowPrior(action_dim, feature_dim + proprio_dim, horizon, hidden_dims, num_steps)
+        self.register_buffer("point_center", torch.zeros(3))
+        self.register_buffer("point_scale", torch.ones(()))
+        self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
+        self.register_buffer("proprio_std", torch.ones(proprio_dim))
+
+    @torch.no_grad()
+    def fit_normalization(self, points: torch.Tensor, proprio: torch.Tensor, actions: torch.Tensor) -> None:
+        """From data: points (M, P, 3), proprio (M, proprio_dim), actions (M, horizon, action_dim)."""
+        flat = points.reshape(-1, 3)
+        self.point_center.copy_(flat.mean(0))
+        self.point_scale.copy_((flat - flat.mean(0)).norm(dim=-1).mean().clamp_min(MIN_STD))
+        self.proprio_mean.copy_(proprio.mean(0))
+        self.proprio_std.copy_(proprio.std(0).clamp_min(MIN_STD))
+        self.flow.action_mean.copy_(actions.mean(0))
+        self.flow.action_std.copy_(actions.std(0).clamp_min(MIN_STD))
+
+    def condition(self, points: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
+        features = self.encoder((points - self.point_center) / self.point_scale)
+        return torch.cat((features, (proprio - self.proprio_mean) / self.proprio_std), dim=-1)
+
+    def loss(self, points, proprio, actions, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.flow.loss(self.condition(points, proprio), actions, generator)
+
+    @torch.no_grad()
+    def act(self, points: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
+        """(N, horizon, action_dim) pushed from a0 = 0, the flow's deterministic action."""
+        cond = self.condition(points, proprio)
+        return self.flow.push(cond, torch.zeros(len(cond), self.flow.horizon, self.flow.action_dim))
+
+    def perturb(
+        self,
+        points: torch.Tensor,
+        proprio: torch.Tensor,
+        noise: ObservationNoiseCfg,
+        point_offset: torch.Tensor,
+        proprio_offset: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Noisy observations: per-step Gaussian noise plus the given per-episode offsets (in noise units)."""
+        points = points + noise.point_std * torch.randn(points.shape, generator=generator)
+        points = points + noise.point_offset_std * point_offset.unsqueeze(1)
+        shift = noise.proprio_std * torch.randn(proprio.shape, generator=generator)
+        return points, proprio + (shift + noise.proprio_offset_std * proprio_offset) * self.proprio_std
+
+    def save(self, path: str, extra: dict) -> None:
+        save_atomically({"student": {"config": self.config, "state_dict": self.state_dict()}, **extra}, path)
+
+
+def is_student_checkpoint(path: str) -> bool:
+    """Whether `path` holds a student (written by tools/distill.py) rather than an rsl-rl policy."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # not ours; the policy loader reports what is wrong with it
+        return False
+    return isinstance(saved, dict) and "student" in saved
+
+
+def read_student_checkpoint(path: str, task: str | None = None) -> dict:
+    if not os.path.isfile(path):
+        raise CheckpointError(f"student checkpoint not found: {path}")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for damaged files
+        raise CheckpointError(f"student checkpoint {path} is unreadable or corrupt ({type(error).__name__})") from None
+    if not isinstance(saved, dict) or not {"student", "infos"} <= saved.keys():
+        raise CheckpointError(f"{path} is not a student checkpoint (needs student and infos)")
+    if task is not None and saved["infos"].get("task") != task:
+        raise CheckpointError(f"student {path} was distilled on task '{saved['infos'].get('task')}', not '{task}'")
+    return saved
+
+
+def load_student(path: str, task: str | None = None) -> tuple[Student, dict]:
+    saved = read_student_checkpoint(path, task)
+    try:
+        student = Student(**saved["student"]["config"])
+        student.load_state_dict(saved["student"]["state_dict"])
+    except (TypeError, RuntimeError, KeyError, ValueError) as error:
+        raise CheckpointError(f"student {path} does not fit its config: {error}") from None
+    return student.eval(), saved
+
+
+def command_to_arm_and_fingers(env, command: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (N, 23) hand_arm command as the task's arm delta in [-1, 1] and finger targets within the limits."""
+    arm, fingers = prior_data.arm_and_fingers("hand_arm", command, env.cfg.arm_rotation_limit)
+    low, high = env.finger_limits.unbind(-1)
+    return arm, torch.clamp(fingers, low, high)
+
+
+def command_of(env, arm: torch.Tensor, fingers: torch.Tensor) -> torch.Tensor:
+    """The (N, 23) hand_arm command of an arm delta in [-1, 1] and finger targets (a teacher's executed step)."""
+    return prior_data.prior_action("hand_arm", torch.cat((arm, fingers), dim=-1), env.cfg.arm_rotation_limit)
+
+
+def train_student(
+    student: Student,
+    optimizer: torch.optim.Optimizer,
+    data: dict[str, torch.Tensor],
+    num_updates: int,
+    batch_size: int,
+    noise: ObservationNoiseCfg,
+    generator: torch.Generator | None = None,
+    max_grad_norm: float = 1.0,
+) -> float:
+    """Behaviour cloning on `data` (points, proprio, actions) with observation noise; returns the mean loss.
+
+    Every sample gets its own random offset: over shuffled batches that is the per-episode offset's law.
+    """
+    student.train()
+    total = 0.0
+    size = len(data["actions"])
+    for _ in range(num_updates):
+        index = torch.randint(size, (batch_size,), generator=generator)
+        offsets = (
+            torch.randn(batch_size, 3, generator=generator),
+            torch.randn(batch_size, student.config["proprio_dim"], generator=generator),
+        )
+        points, proprio = student.perturb(data["points"][index], data["proprio"][index], noise, *offsets, generator)
+        loss = student.loss(points, proprio, data["actions"][index], generator)
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
+        optimizer.step()
+        total += loss.item()
+    student.eval()
+    return total / max(num_updates, 1)
+
+
+class StudentPlayer:
+    """The student as a policy of an `abs_joint` environment: observations in, absolute-joint actions out.
+
+    It casts its own point clouds, and draws new camera calibration errors for environments whose episode
+    just started (episode_length_buf == 0), so `run_episodes` and the evaluation tools drive it as they
+    drive a teacher.
+    """
+
+    def __init__(self, env, student: Student, sensor):
+        if env.cfg.action_space != "abs_joint":
+            raise ValueError(f"a student drives an 'abs_joint' environment, not '{env.cfg.action_space}'")
+        self.env, self.student, self.sensor = env, student, sensor
+
+    def __call__(self, obs) -> torch.Tensor:
+        env = self.env
+        fresh = (env.episode_length_buf == 0).nonzero().squeeze(-1)
+        self.sensor.reset(fresh.cpu())
+        command = self.student.act(self.sensor(), proprioception(env).cpu())[:, 0]
+        arm, fingers = command_to_arm_and_fingers(env, command.to(env.device))
+        low, high = env.finger_limits.unbind(-1)
+        return torch.cat((arm, 2.0 * (fingers - low) / (high - low) - 1.0), dim=-1)

@@ -1,0 +1,69 @@
+"""The privileged-state teacher inside a distillation rollout, whatever its action space.
+
+The teacher runs in an environment of its own action space (its observations include its last action),
+but what is executed each step is a 23-number hand_arm command (`distill.student`): the teacher's own
+command, converted, or the student's. `CommandOverride` puts that command between the policy and the
+task; the label of every step is the teacher's command in the same form.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from agents.ppo_runner import env_overrides, load_policy, read_checkpoint
+from distill.student import command_of, command_to_arm_and_fingers
+from isaac_tasks import make_agent_cfg, make_env
+
+TASK = "Leap-Grasp-v0"
+
+
+class CommandOverride:
+    """The teacher's action space, except that the step after `execute` runs the given command."""
+
+    def __init__(self, space):
+        self.space = space
+        self.command: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def __getattr__(self, name):
+        return getattr(self.space, name)
+
+    def __call__(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        command, self.command = self.command, None
+        return command if command is not None else self.space(actions)
+
+    def reset(self, env_ids: torch.Tensor) -> None:
+        self.space.reset(env_ids)
+
+
+def load_teacher(path: str, **env_settings):
+    """(environment in the teacher's action space with a `CommandOverride`, teacher policy, checkpoint infos)."""
+    info = read_checkpoint(path, task=TASK)["infos"]
+    env = make_env(TASK, **env_settings, **env_overrides(info))
+    if getattr(env.action_space, "chunk_length", 1) > 1:
+        raise ValueError(f"teacher {path}: action space '{info.get('action_space')}' chunks its actions; not supported")
+    _, policy = load_policy(env, TASK, path, make_agent_cfg(TASK))
+    env.action_space = CommandOverride(env.action_space)
+    return env, policy, info
+
+
+def teacher_command(env, teacher_actions: torch.Tensor) -> torch.Tensor:
+    """(N, 23) the hand_arm command the teacher's actions amount to in the current state."""
+    return command_of(env, *env.action_space.space(teacher_actions))
+
+
+def execute(env, command: torch.Tensor) -> None:
+    """Make the next `env.step` run this (N, 23) hand_arm command."""
+    env.action_space.command = command_to_arm_and_fingers(env, command)
+
+
+def p_teacher_at(iteration: int, start: float = 1.0, decay: float = 0.999) -> float:
+    """DAgger's probability of executing the teacher's command in `iteration` (0-based)."""
+    return start * decay**iteration
+
+
+def privileged_state(env) -> torch.Tensor:
+    """(N, 59) in the order of agents/demonstrations.py STATE_FIELDS."""
+    s = env.physics.state
+    return torch.cat(
+        (s.joint_pos, s.joint_vel, s.body_pos[:, 0], s.body_quat[:, 0], s.body_lin_vel[:, 0], s.body_ang_vel[:, 0]), -1
+    )

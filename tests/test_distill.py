@@ -1,0 +1,317 @@
+"""Distillation: point clouds of a known scene, extrinsic noise, the dataset's resume and validation, the
+p_teacher schedule, and DAgger end to end with the real environments and tools."""
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import mujoco
+import numpy as np
+import pytest
+import torch
+
+from distill.point_cloud import CameraCfg, PointCloudCfg, PointCloudSensor
+from isaac_tasks.math import quat_apply, quat_apply_inverse, quat_from_yaw, quat_mul
+from isaac_tasks.physics.interface import SceneQueries
+from isaac_tasks.physics.mujoco_backend import MujocoBackend
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TASK = "Leap-Grasp-v0"
+BOX_HALF = torch.tensor([0.06, 0.04, 0.03])
+BASE_POS, BASE_YAW = torch.tensor([0.2, -0.1, 0.05]), 0.4
+
+
+def tool(name, *args, cwd):
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", name), *args], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def box_backend(num_envs: int):
+    """A box on a free joint (no floor) and nothing else; its pose is set per environment."""
+    spec = mujoco.MjSpec()
+    body = spec.worldbody.add_body(name="box")
+    body.add_freejoint()
+    body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=BOX_HALF.tolist())
+    queries = SceneQueries(joints=(), bodies=("box",), free_bodies=("box",))
+    return MujocoBackend([spec], np.zeros(num_envs, dtype=int), queries, num_threads=1)
+
+
+def place_box(physics, base_pos, yaw):
+    """Box poses in the world frame, from poses in the robot base frame."""
+    base_quat = quat_from_yaw(torch.tensor([BASE_YAW])).expand(len(base_pos), 4)
+    world_pos = quat_apply(base_quat, base_pos) + BASE_POS
+    world_quat = quat_mul(base_quat, quat_from_yaw(yaw))
+    n = physics.num_envs
+    physics.reset_envs(torch.arange(n), torch.zeros(n, 0), torch.zeros(n, 0), {"box": (world_pos, world_quat)})
+
+
+def box_cloud_cfg(**overrides) -> PointCloudCfg:
+    cameras = [
+        CameraCfg(pos=(0.9, 0.4, 0.45), target=(0.5, 0.0, 0.0), width=40, height=30),
+        CameraCfg(pos=(0.9, -0.4, 0.45), target=(0.5, 0.0, 0.0), width=40, height=30),
+    ]
+    values = dict(
+        cameras=cameras,
+        num_points=300,
+        workspace_min=(0.2, -0.3, -0.2),
+        workspace_max=(0.8, 0.3, 0.3),
+        extrinsic_pos_noise=0.0,
+        extrinsic_rot_noise=0.0,
+        point_noise=0.0,
+        base_pos=tuple(BASE_POS.tolist()),
+        base_quat=tuple(quat_from_yaw(torch.tensor(BASE_YAW)).tolist()),
+    )
+    values.update(overrides)
+    return PointCloudCfg(**values)
+
+
+def box_surface_distance(points, box_pos, box_yaw):
+    """|signed distance| of base-frame points (N, P, 3) to the boxes (N, 3), (N,)."""
+    quat = quat_from_yaw(box_yaw).unsqueeze(1).expand(*points.shape[:2], 4)
+    local = quat_apply_inverse(quat, points - box_pos.unsqueeze(1))
+    q = local.abs() - BOX_HALF
+    return (q.clamp_min(0).norm(dim=-1) + q.amax(dim=-1).clamp_max(0)).abs()
+
+
+@pytest.fixture(scope="module")
+def box_scene():
+    physics = box_backend(16)
+    generator = torch.Generator().manual_seed(0)
+    box_pos = torch.stack(
+        (
+            0.45 + 0.1 * torch.rand(16, generator=generator),
+            0.1 * torch.rand(16, generator=generator) - 0.05,
+            torch.zeros(16),
+        ),
+        -1,
+    )
+    box_yaw = 3.0 * torch.rand(16, generator=generator)
+    place_box(physics, box_pos, box_yaw)
+    return physics, box_pos, box_yaw
+
+
+@pytest.mark.parametrize("sampling", ["random", "fps"])
+def test_point_cloud_of_a_box_lies_on_its_surface_in_the_base_frame(box_scene, sampling):
+    physics, box_pos, box_yaw = box_scene
+    exact = PointCloudSensor(physics, box_cloud_cfg(sampling=sampling), torch.Generator().manual_seed(1))()
+    assert exact.shape == (16, 300, 3)
+    assert box_surface_distance(exact, box_pos, box_yaw).max() < 1e-4
+    # Both cameras see the box: points on its +x side (towards the cameras) and on its top.
+    local = quat_apply_inverse(quat_from_yaw(box_yaw).unsqueeze(1).expand(16, 300, 4), exact - box_pos.unsqueeze(1))
+    assert (local[..., 2] > 0.029).float().mean() > 0.2
+
+    sigma = 0.002
+    noisy = PointCloudSensor(physics, box_cloud_cfg(point_noise=sigma), torch.Generator().manual_seed(1))()
+    distance = box_surface_distance(noisy, box_pos, box_yaw)
+    assert distance.max() < 5 * sigma
+    assert 0.4 * sigma < distance.mean() < 1.2 * sigma  # ~ sqrt(2 / pi) sigma along the surface normal
+
+
+def test_extrinsic_noise_moves_each_camera_cloud_by_its_drawn_error(box_scene):
+    physics = box_scene[0]
+    clean_points, hit = PointCloudSensor(physics, box_cloud_cfg(), torch.Generator()).camera_points()
+    shifted = PointCloudSensor(physics, box_cloud_cfg(extrinsic_pos_noise=0.03), torch.Generator().manual_seed(2))
+    points, shifted_hit = shifted.camera_points()
+    assert torch.equal(hit, shifted_hit)  # the rays are cast from the true poses
+    offset = shifted.pos_error[:, shifted.camera_of_ray]  # (N, R, 3): each camera's position error
+    torch.testing.assert_close((points - clean_points)[hit], offset[hit], atol=1e-5, rtol=0)
+    errors = shifted.pos_error.flatten()
+    assert 0.02 < errors.std() < 0.04 and errors.abs().max() > 0.0
+
+    sigma = 0.05
+    turned = PointCloudSensor(physics, box_cloud_cfg(extrinsic_rot_noise=sigma), torch.Generator().manual_seed(3))
+    points, _ = turned.camera_points()
+    angles = []
+    for env in range(physics.num_envs):
+        for camera in range(2):
+            rows = hit[env] & (turned.camera_of_ray == camera)
+            centre = turned.cam_pos[camera]
+            a, b = clean_points[env, rows] - centre, points[env, rows] - centre
+            u, _, vt = torch.linalg.svd(a.T.double() @ b.double())  # rotation taking a onto b (Kabsch)
+            rotation = (vt.T @ u.T).float()
+            torch.testing.assert_close(a @ rotation.T, b, atol=1e-4, rtol=0)
+            angles.append(torch.arccos(((rotation.trace() - 1) / 2).clamp(-1, 1)))
+    rms = torch.stack(angles).square().mean().sqrt()
+    assert 0.7 * sigma * 3**0.5 < rms < 1.3 * sigma * 3**0.5  # the angle of an N(0, sigma^2 I) rotation vector
+
+    before = turned.rot_error.clone()
+    turned.reset(torch.tensor([3]))
+    assert not torch.equal(turned.rot_error[3], before[3])
+    assert torch.equal(turned.rot_error[:3], before[:3]) and torch.equal(turned.rot_error[4:], before[4:])
+
+
+def test_a_camera_that_sees_nothing_of_the_workspace_is_refused(box_scene):
+    cfg = box_cloud_cfg()
+    cfg.cameras.append(CameraCfg(pos=(0.5, 0.0, 2.0), target=(0.5, 2.0, 2.5)))  # looks away, above
+    with pytest.raises(ValueError, match="camera 2 .* sees nothing of the workspace"):
+        PointCloudSensor(box_scene[0], cfg, torch.Generator())
+
+
+def test_p_teacher_starts_at_one_and_decays_by_its_factor():
+    from distill.teacher import p_teacher_at
+
+    assert p_teacher_at(0) == 1.0
+    assert p_teacher_at(1) == pytest.approx(0.999)
+    assert p_teacher_at(200) == pytest.approx(0.999**200)
+    assert p_teacher_at(3, start=0.8, decay=0.5) == pytest.approx(0.1)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    """A real (untrained) rsl-rl teacher checkpoint of the grasping task, and one labelled with another task."""
+    from agents.ppo_runner import PPORunner
+    from isaac_tasks import make_agent_cfg, make_env
+
+    folder = tmp_path_factory.mktemp("teacher")
+    env = make_env(TASK, num_envs=4)
+    runner = PPORunner(env, make_agent_cfg(TASK), task=TASK)
+    path = str(folder / "model_0.pt")
+    runner.save(path)
+    foreign = torch.load(path, weights_only=True)
+    foreign["infos"]["task"] = "Orca-Cube-Rotate-v0"
+    torch.save(foreign, folder / "orca.pt")
+    return path, str(folder / "orca.pt")
+
+
+TINY_CLOUD = ["--num_points", "32", "--camera_width", "12", "--camera_height", "9", "--num_threads", "1"]
+TINY_ROUNDS = ["--num_envs", "3", "--episode_length_s", "0.6", "--keep_failed", *TINY_CLOUD]
+COLLECT = [*TINY_ROUNDS, "--max_rounds", "6"]
+
+
+def read_all(folder):
+    from distill.dataset import load_dataset
+
+    return load_dataset(folder, TASK)
+
+
+def test_collection_resumes_after_an_interruption_without_loss_or_duplicates(tmp_path, teacher):
+    from distill.dataset import shard_paths
+
+    reference = tool("collect_distill.py", "--teacher", teacher[0], "--out", "ref", *COLLECT, cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+
+    command = [sys.executable, os.path.join(ROOT, "tools", "collect_distill.py"), "--teacher", teacher[0]]
+    process = subprocess.Popen([*command, "--out", "run", *COLLECT], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    while not os.path.exists(tmp_path / "run" / "shard_00001.hdf5") and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130, "the run ended before it could be interrupted"
+    interrupted = len(shard_paths(str(tmp_path / "run")))
+    assert 2 <= interrupted < 6
+    resumed = tool("collect_distill.py", "--teacher", teacher[0], "--out", "run", *COLLECT, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resuming: {interrupted} rounds" in resumed.stdout
+
+    assert [os.path.basename(p) for p in shard_paths(str(tmp_path / "run"))] == [
+        f"shard_{k:05d}.hdf5" for k in range(6)
+    ]
+    expected, got = read_all(str(tmp_path / "ref")), read_all(str(tmp_path / "run"))
+    assert len(got) == len(expected) == 6 * 3
+    for a, b in zip(expected, got):
+        assert a.object == b.object and len(a) == len(b)
+        np.testing.assert_array_equal(a.actions, b.actions)
+        np.testing.assert_array_equal(a.point_cloud, b.point_cloud)
+    first = got[0]
+    assert first.point_cloud.shape == (len(first), 32, 3) and first.proprio.shape == (len(first), 76)
+    assert first.dones[-1] and not first.dones[:-1].any()
+
+
+def test_damaged_shards_are_refused_or_reported_and_skipped(tmp_path, teacher, capsys):
+    from distill.dataset import DistillDataError, load_dataset
+
+    result = tool(
+        "collect_distill.py", "--teacher", teacher[0], "--out", "data", *TINY_ROUNDS, "--max_rounds", "3", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "data"
+    with h5py.File(folder / "shard_00001.hdf5", "a") as f:  # a field with NaN
+        f["data/demo_0/actions"][0, 0] = np.nan
+    (folder / "shard_00002.hdf5").write_bytes(b"")  # an empty shard
+    with pytest.raises(DistillDataError, match="shard_00001.hdf5.*NaN"):
+        load_dataset(str(folder), TASK)
+    episodes = load_dataset(str(folder), TASK, skip_damaged=True)
+    assert len(episodes) == 3  # round 0 only
+    warnings = capsys.readouterr().err
+    assert "shard_00001.hdf5" in warnings and "shard_00002.hdf5" in warnings
+
+    damaged = tool(
+        "distill.py", "--teacher", teacher[0], "--dataset", str(folder), *TINY_CLOUD, "--log_dir", "run", cwd=tmp_path
+    )
+    assert damaged.returncode == 2 and "shard_00001.hdf5" in damaged.stderr and "Traceback" not in damaged.stderr
+    assert not os.path.exists(tmp_path / "run")
+
+    # With the damaged shards skipped, the rest is behaviour-cloned into a student checkpoint.
+    cloned = tool(
+        "distill.py", "--teacher", teacher[0], "--dataset", str(folder), "--skip_damaged", "--iterations", "0",
+        "--bc_updates", "3", "--batch_size", "8", "--hidden_dims", "32", "--num_envs", "2", *TINY_CLOUD,
+        "--log_dir", "run", cwd=tmp_path,
+    )  # fmt: skip
+    assert cloned.returncode == 0, cloned.stderr
+    assert "skipping damaged shard" in cloned.stderr and "Behaviour cloning on" in cloned.stdout
+    assert os.path.isfile(tmp_path / "run" / "student_0.pt")
+
+
+def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
+    from distill.student import load_student
+
+    args = [
+        "--teacher",
+        teacher[0],
+        "--num_envs",
+        "8",
+        "--steps_per_iteration",
+        "6",
+        "--updates_per_iteration",
+        "3",
+        "--batch_size",
+        "16",
+        "--hidden_dims",
+        "32",
+        "32",
+        "--p_teacher",
+        "0.8",
+        "--p_teacher_decay",
+        "0.5",
+        "--log_dir",
+        "run",
+        *TINY_CLOUD,
+    ]
+    first = tool("distill.py", *args, "--iterations", "2", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "iteration 0: p_teacher 0.800" in first.stdout and "iteration 1: p_teacher 0.400" in first.stdout
+    assert glob.glob(str(tmp_path / "run" / "events.out.tfevents.*"))
+    resumed = tool("distill.py", *args, "--iterations", "1", "--resume", "run", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "iteration 2: p_teacher 0.200" in resumed.stdout
+
+    student, saved = load_student(str(tmp_path / "run" / "student_2.pt"), TASK)
+    assert saved["iter"] == 2 and saved["infos"]["point_cloud"]["num_points"] == 32
+    assert student.flow.action_std.min() > 0  # normalization fitted from the teacher's labels
+
+    played = tool(
+        "play.py",
+        "--task",
+        TASK,
+        "--checkpoint",
+        "run/student_2.pt",
+        "--num_envs",
+        "4",
+        "--episodes",
+        "4",
+        "--num_threads",
+        "1",
+        cwd=tmp_path,
+    )
+    assert played.returncode == 0, played.stderr
+    assert "success_rate:" in played.stdout
+
+
+def test_a_teacher_of_another_task_is_refused(tmp_path, teacher):
+    result = tool("distill.py", "--teacher", teacher[1], *TINY_CLOUD, cwd=tmp_path)
+    assert result.returncode == 2 and "trained on task 'Orca-Cube-Rotate-v0'" in result.stderr
+    assert "Traceback" not in result.stderr and not os.path.exists(tmp_path / "logs")
