@@ -180,7 +180,6 @@ def teacher(tmp_path_factory):
 
 TINY_CLOUD = ["--num_points", "32", "--camera_width", "12", "--camera_height", "9", "--num_threads", "1"]
 TINY_ROUNDS = ["--num_envs", "3", "--episode_length_s", "0.6", "--keep_failed", *TINY_CLOUD]
-COLLECT = [*TINY_ROUNDS, "--max_rounds", "6"]
 
 
 def read_all(folder):
@@ -192,26 +191,28 @@ def read_all(folder):
 def test_collection_resumes_after_an_interruption_without_loss_or_duplicates(tmp_path, teacher):
     from distill.dataset import shard_paths
 
-    reference = tool("collect_distill.py", "--teacher", teacher[0], "--out", "ref", *COLLECT, cwd=tmp_path)
-    assert reference.returncode == 0, reference.stderr
-
+    # interrupted while far from done (however fast the machine), then resumed to two rounds beyond
     command = [sys.executable, os.path.join(ROOT, "tools", "collect_distill.py"), "--teacher", teacher[0]]
-    process = subprocess.Popen([*command, "--out", "run", *COLLECT], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([*command, "--out", "run", *TINY_ROUNDS, "--max_rounds", "1000"], cwd=tmp_path,
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
     while not os.path.exists(tmp_path / "run" / "shard_00001.hdf5") and process.poll() is None:
         time.sleep(0.01)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 130, "the run ended before it could be interrupted"
     interrupted = len(shard_paths(str(tmp_path / "run")))
-    assert 2 <= interrupted < 6
-    resumed = tool("collect_distill.py", "--teacher", teacher[0], "--out", "run", *COLLECT, cwd=tmp_path)
+    assert interrupted >= 2
+    rounds = ["--max_rounds", str(interrupted + 2)]
+    resumed = tool("collect_distill.py", "--teacher", teacher[0], "--out", "run", *TINY_ROUNDS, *rounds, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resuming: {interrupted} rounds" in resumed.stdout
+    reference = tool("collect_distill.py", "--teacher", teacher[0], "--out", "ref", *TINY_ROUNDS, *rounds, cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
 
     assert [os.path.basename(p) for p in shard_paths(str(tmp_path / "run"))] == [
-        f"shard_{k:05d}.hdf5" for k in range(6)
+        f"shard_{k:05d}.hdf5" for k in range(interrupted + 2)
     ]
     expected, got = read_all(str(tmp_path / "ref")), read_all(str(tmp_path / "run"))
-    assert len(got) == len(expected) == 6 * 3
+    assert len(got) == len(expected) == (interrupted + 2) * 3
     for a, b in zip(expected, got):
         assert a.object == b.object and len(a) == len(b)
         np.testing.assert_array_equal(a.actions, b.actions)
