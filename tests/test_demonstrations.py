@@ -127,3 +127,23 @@ def test_generate_load_train_push_round_trip(tmp_path):
         a0 = torch.randn(len(cond[:8]), 2, spec["action_dim"])
         torch.testing.assert_close(loaded.push(cond[:8], a0), model.push(cond[:8], a0))
         assert metadata["variant"] == variant
+
+
+def test_scripted_hand_closes_without_fingers_through_each_other():
+    from isaac_tasks import make_env
+    from isaac_tasks.leap_grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg
+
+    env = make_env("Leap-Grasp-v0", num_envs=32, seed=0, action_space="abs_joint")
+    script = ScriptedGrasp(env, ScriptedGraspCfg(), torch.Generator().manual_seed(0))
+    script.reset(torch.arange(env.num_envs))
+    low, high = env.finger_limits.unbind(-1)
+
+    def overlap(fingers: torch.Tensor) -> np.ndarray:
+        qpos = np.tile(script.meter.model.qpos0, (len(fingers), 1))
+        qpos[:, script.finger_adr] = torch.clamp(fingers, low, high).numpy()
+        return script.meter.measure(qpos).hand_hand
+
+    closed_hand = overlap(script.closure[:, None] * script.closed)
+    assert (closed_hand <= ScriptedGraspCfg().max_finger_overlap + 1e-9).all()
+    # the unrestricted synergies at full closure would put fingers through each other
+    assert (overlap(ScriptedGraspCfg().closure[1] * script.synergy) > 0.005).any()
