@@ -1,5 +1,6 @@
 """Demonstration files: format checks, scripted generation with interruption and resume, prior round trip."""
 
+import json
 import os
 import subprocess
 import sys
@@ -147,3 +148,18 @@ def test_scripted_hand_closes_without_fingers_through_each_other():
     assert (closed_hand <= ScriptedGraspCfg().max_finger_overlap + 1e-9).all()
     # the unrestricted synergies at full closure would put fingers through each other
     assert (overlap(ScriptedGraspCfg().closure[1] * script.synergy) > 0.005).any()
+
+
+def test_train_prior_evaluates_the_prior_alone_with_penetration(demos, tmp_path):
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "train_prior.py"), "--demos", demos, "--variant", "hand_arm",
+         "--num_steps", "20", "--batch_size", "32", "--eval_episodes", "4", "--num_envs", "4",
+         "--log_root", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (report,) = tmp_path.glob("hand_arm/*/eval.json")
+    results = json.loads(report.read_text())
+    assert results["episodes"] == 4 and 0.0 <= results["success_rate"] <= 1.0
+    assert 0.0 <= results["infeasible_fraction"] <= 1.0
+    (checkpoint,) = tmp_path.glob("hand_arm/*/prior_20.pt")

@@ -1,4 +1,5 @@
-"""Train a conditional flow-matching prior on demonstrations, then evaluate it alone as the policy.
+"""Train a conditional flow-matching prior on demonstrations, then evaluate it alone as the policy
+(success, and the fraction of episodes whose fingers went more than 0.5 cm through each other).
 
     python tools/train_prior.py --demos demos/leap_grasp.hdf5 --variant hand_arm --num_steps 20000
 
@@ -30,6 +31,8 @@ from agents.demonstrations import load_demos  # noqa: E402
 from agents.flow_matching import FlowPrior, train_flow_prior  # noqa: E402
 from agents.ppo_runner import CheckpointError  # noqa: E402
 from isaac_tasks import make_env, make_env_cfg  # noqa: E402
+from evaluate import grasp_penetration  # noqa: E402
+from isaac_tasks.evaluation.penetration import infeasible  # noqa: E402
 from isaac_tasks.evaluation.rollout import run_episodes, summarize  # noqa: E402
 from isaac_tasks.leap_grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg  # noqa: E402
 
@@ -53,7 +56,10 @@ def evaluate_prior(model: FlowPrior, variant: str, num_envs: int, episodes: int,
             arm = script.command()[:, :6]
         return torch.cat((arm, 2.0 * (fingers - low) / (high - low) - 1.0), dim=-1)
 
-    return summarize(run_episodes(env, policy, episodes, label="prior as policy: "))
+    results = run_episodes(env, policy, episodes, grasp_penetration(env), label="prior as policy: ")
+    finger_depth = results.pop("penetration_hand_hand")
+    del results["penetration_hand_object"]
+    return {**summarize(results), "infeasible_fraction": float(infeasible(finger_depth.numpy()).mean())}
 
 
 def plot_latents(model: FlowPrior, variant: str, cond: torch.Tensor, current: torch.Tensor, path: str) -> None:
