@@ -76,16 +76,18 @@ def write_demos(path: str, task: str, episodes: list[Episode], env_args: dict | 
     os.replace(tmp, path)
 
 
-def _array(path: str, group: h5py.Group, name: str, width: int, length: int | None) -> np.ndarray:
+def read_array(
+    path: str, group: h5py.Group, name: str, shape: tuple, length: int | None, error: type[ValueError] = DemoFormatError
+) -> np.ndarray:
+    """Dataset `name` of `group`, checked to be (length or any, *shape) and finite; raises `error` naming it."""
     where = f"{path}: {group.name}/{name}"
     if name not in group:
-        raise DemoFormatError(f"{where} is missing")
+        raise error(f"{where} is missing")
     value = group[name][()]
-    if value.ndim != 2 or value.shape[1] != width or (length is not None and len(value) != length):
-        expected = f"({length if length is not None else 'T'}, {width})"
-        raise DemoFormatError(f"{where} has shape {value.shape}, expected {expected}")
-    if not np.isfinite(value).all():
-        raise DemoFormatError(f"{where} contains NaN or infinite values")
+    if value.shape[1:] != shape or (length is not None and len(value) != length):
+        raise error(f"{where} has shape {value.shape}, expected ({length or 'T'}, {', '.join(map(str, shape))})")
+    if value.dtype != bool and not np.isfinite(value).all():
+        raise error(f"{where} contains NaN or infinite values")
     return value
 
 
@@ -109,13 +111,15 @@ def load_demos(path: str, task: str) -> list[Episode]:
         episodes = []
         for name in names:
             group = data[name]
-            actions = _array(path, group, "actions", NUM_ACTIONS, None)
+            actions = read_array(path, group, "actions", (NUM_ACTIONS,), None)
             if len(actions) == 0:
                 raise DemoFormatError(f"{path}: {group.name}/actions is empty")
             if "obs" not in group:
                 raise DemoFormatError(f"{path}: {group.name}/obs is missing")
-            obs = {key: _array(path, group["obs"], key, width, len(actions)) for key, width in OBS_FIELDS.items()}
-            states = _array(path, group, "states", STATE_DIM, len(actions))
+            obs = {
+                key: read_array(path, group["obs"], key, (width,), len(actions)) for key, width in OBS_FIELDS.items()
+            }
+            states = read_array(path, group, "states", (STATE_DIM,), len(actions))
             for attr in ("success", "grasp_type", "object"):
                 if attr not in group.attrs:
                     raise DemoFormatError(f"{path}: {group.name} attribute '{attr}' is missing")

@@ -15,13 +15,12 @@ the latent a0 lives in the normalized action space, so N(0, I) matches the data'
 from __future__ import annotations
 
 import math
-import os
 from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
-from agents.ppo_runner import CheckpointError, save_atomically
+from agents.ppo_runner import build_saved, load_saved, save_atomically
 
 MIN_STD = 1e-3  # floor for per-dimension std, so constant dimensions do not blow up the normalization
 
@@ -152,19 +151,8 @@ class FlowPrior(nn.Module):
     @classmethod
     def load(cls, path: str, map_location: str | torch.device = "cpu") -> tuple[FlowPrior, dict]:
         """Rebuild a saved prior; raises CheckpointError (a ValueError) naming `path` for a bad file."""
-        if not os.path.isfile(path):
-            raise CheckpointError(f"flow prior not found: {path}")
-        try:
-            saved = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as error:  # torch raises many types for damaged files
-            raise CheckpointError(f"flow prior {path} is unreadable or corrupt ({type(error).__name__})") from None
-        if not isinstance(saved, dict) or not {"config", "state_dict", "metadata"} <= saved.keys():
-            raise CheckpointError(f"{path} is not a flow prior file (needs config, state_dict and metadata)")
-        try:
-            model = cls(**saved["config"])
-            model.load_state_dict(saved["state_dict"])
-        except (TypeError, RuntimeError, KeyError, ValueError) as error:
-            raise CheckpointError(f"flow prior {path} does not fit its config: {error}") from None
+        saved = load_saved(path, "flow prior", {"config", "state_dict", "metadata"})
+        model = build_saved(cls, saved, path, "flow prior")
         return model.to(map_location), saved["metadata"]
 
 

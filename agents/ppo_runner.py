@@ -29,17 +29,36 @@ def save_atomically(obj: dict, path: str) -> None:
         raise
 
 
+def load_saved(path: str, what: str, keys: set[str]) -> dict:
+    """A dict this project saved at `path`, read with weights_only=True and holding `keys`; CheckpointError
+    naming `what` and `path` otherwise."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{what} not found: {path}")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for damaged files
+        raise CheckpointError(f"{what} {path} is unreadable or corrupt ({type(error).__name__})") from None
+    if not isinstance(saved, dict) or not keys <= saved.keys():
+        raise CheckpointError(f"{path} is not a {what} of this project (needs {', '.join(sorted(keys))})")
+    return saved
+
+
+def build_saved(cls: type[torch.nn.Module], saved: dict, path: str, what: str) -> torch.nn.Module:
+    """`cls(**saved["config"])` with `saved["state_dict"]` loaded; CheckpointError if they do not fit."""
+    try:
+        model = cls(**saved["config"])
+        model.load_state_dict(saved["state_dict"])
+    except (TypeError, RuntimeError, KeyError, ValueError) as error:
+        raise CheckpointError(f"{what} {path} does not fit its config: {error}") from None
+    return model
+
+
 def read_checkpoint(path: str, task: str | None = None, num_actions: int | None = None) -> dict:
     """Load a checkpoint dict, checking that it is one of ours and fits `task` and `num_actions`."""
-    if not os.path.isfile(path):
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for damaged files
-        raise CheckpointError(f"checkpoint {path} is unreadable or corrupt ({type(error).__name__})") from None
-    info = checkpoint.get("infos") if isinstance(checkpoint, dict) else None
-    if not isinstance(info, dict) or "actor_state_dict" not in checkpoint:
-        raise CheckpointError(f"{path} is not a policy checkpoint of this project")
+    checkpoint = load_saved(path, "policy checkpoint", {"actor_state_dict", "infos"})
+    info = checkpoint["infos"]
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{path} is not a policy checkpoint of this project (its infos are not a dict)")
     if task is not None and info.get("task") != task:
         raise CheckpointError(f"checkpoint {path} was trained on task '{info.get('task')}', not '{task}'")
     if num_actions is not None and info.get("num_actions") != num_actions:

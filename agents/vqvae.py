@@ -9,7 +9,6 @@ decoded targets before its next decision.
 
 from __future__ import annotations
 
-import os
 from typing import Callable
 
 import torch
@@ -17,7 +16,7 @@ from torch import nn
 
 from agents.demonstrations import load_demos
 from agents.flow_matching import MIN_STD
-from agents.ppo_runner import CheckpointError, save_atomically
+from agents.ppo_runner import build_saved, load_saved, save_atomically
 from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, NUM_FINGER_JOINTS, ChunkedActionSpace
 
 TASK = "Leap-Grasp-v0"
@@ -92,21 +91,8 @@ class FingerVQVAE(nn.Module):
     @classmethod
     def load(cls, path: str) -> tuple[FingerVQVAE, dict]:
         """Rebuild a saved VQ-VAE; raises CheckpointError naming `path` for a missing, corrupt or foreign file."""
-        if not os.path.isfile(path):
-            raise CheckpointError(f"VQ-VAE checkpoint not found: {path}")
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises many types for damaged files
-            raise CheckpointError(
-                f"VQ-VAE checkpoint {path} is unreadable or corrupt ({type(error).__name__})"
-            ) from None
-        if not isinstance(saved, dict) or not {"config", "state_dict", "metadata"} <= saved.keys():
-            raise CheckpointError(f"{path} is not a VQ-VAE checkpoint (needs config, state_dict and metadata)")
-        try:
-            model = cls(**saved["config"])
-            model.load_state_dict(saved["state_dict"])
-        except (TypeError, RuntimeError, KeyError, ValueError) as error:
-            raise CheckpointError(f"VQ-VAE checkpoint {path} does not fit its config: {error}") from None
+        saved = load_saved(path, "VQ-VAE checkpoint", {"config", "state_dict", "metadata"})
+        model = build_saved(cls, saved, path, "VQ-VAE checkpoint")
         return model, saved["metadata"]
 
 

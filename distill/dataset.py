@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from agents.demonstrations import STATE_DIM
+from agents.demonstrations import STATE_DIM, read_array
 from distill.student import ACTION_DIM, PROPRIO_DIM
 
 FORMAT_VERSION = 1
@@ -88,20 +88,6 @@ def write_shard(path: str, task: str, episodes: list[DistillEpisode], attrs: dic
     os.replace(tmp, path)
 
 
-def _field(path: str, group: h5py.Group, name: str, shape: tuple, length: int | None) -> np.ndarray:
-    where = f"{path}: {group.name}/{name}"
-    if name not in group:
-        raise DistillDataError(f"{where} is missing")
-    value = group[name][()]
-    if value.shape[1:] != shape or (length is not None and len(value) != length):
-        raise DistillDataError(
-            f"{where} has shape {value.shape}, expected ({length or 'T'}, {', '.join(map(str, shape))})"
-        )
-    if value.dtype != bool and not np.isfinite(value).all():
-        raise DistillDataError(f"{where} contains NaN or infinite values")
-    return value
-
-
 def read_shard_attrs(path: str, task: str) -> dict:
     """The /data attributes of a shard, checked to be ours and of `task`."""
     try:
@@ -136,7 +122,7 @@ def load_shard(path: str, task: str) -> tuple[list[DistillEpisode], dict]:
             )
         for name in sorted(names, key=lambda k: int(k.split("_")[1])):
             group = data[name]
-            actions = _field(path, group, "actions", (ACTION_DIM,), None)
+            actions = read_array(path, group, "actions", (ACTION_DIM,), None, DistillDataError)
             if len(actions) == 0:
                 raise DistillDataError(f"{path}: {group.name}/actions is empty")
             if "obs" not in group:
@@ -147,12 +133,14 @@ def load_shard(path: str, task: str) -> tuple[list[DistillEpisode], dict]:
                     raise DistillDataError(f"{path}: {group.name} attribute '{attr}' is missing")
             episodes.append(
                 DistillEpisode(
-                    point_cloud=_field(path, group["obs"], "point_cloud", (num_points, 3), length),
-                    proprio=_field(path, group["obs"], "proprio", (PROPRIO_DIM,), length),
-                    states=_field(path, group, "states", (STATE_DIM,), length),
+                    point_cloud=read_array(
+                        path, group["obs"], "point_cloud", (num_points, 3), length, DistillDataError
+                    ),
+                    proprio=read_array(path, group["obs"], "proprio", (PROPRIO_DIM,), length, DistillDataError),
+                    states=read_array(path, group, "states", (STATE_DIM,), length, DistillDataError),
                     actions=actions,
-                    rewards=_field(path, group, "rewards", (), length),
-                    dones=_field(path, group, "dones", (), length),
+                    rewards=read_array(path, group, "rewards", (), length, DistillDataError),
+                    dones=read_array(path, group, "dones", (), length, DistillDataError),
                     success=bool(group.attrs["success"]),
                     grasp_type=str(group.attrs["grasp_type"]),
                     object=str(group.attrs["object"]),

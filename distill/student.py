@@ -12,7 +12,6 @@ random offset per episode (a translation of the whole cloud, a shift of every pr
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -21,7 +20,7 @@ from torch import nn
 
 from agents import prior_data
 from agents.flow_matching import MIN_STD, FlowPrior
-from agents.ppo_runner import CheckpointError, save_atomically
+from agents.ppo_runner import CheckpointError, build_saved, load_saved, save_atomically
 
 ACTION_DIM = prior_data.VARIANTS["hand_arm"]["action_dim"]
 PROPRIO_DIM = 23 + 23 + 23 + 3 + 4  # joint positions, velocities, targets; palm position and orientation
@@ -138,14 +137,7 @@ def is_student_checkpoint(path: str) -> bool:
 
 
 def read_student_checkpoint(path: str, task: str | None = None) -> dict:
-    if not os.path.isfile(path):
-        raise CheckpointError(f"student checkpoint not found: {path}")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for damaged files
-        raise CheckpointError(f"student checkpoint {path} is unreadable or corrupt ({type(error).__name__})") from None
-    if not isinstance(saved, dict) or not {"student", "infos"} <= saved.keys():
-        raise CheckpointError(f"{path} is not a student checkpoint (needs student and infos)")
+    saved = load_saved(path, "student checkpoint", {"student", "infos"})
     if task is not None and saved["infos"].get("task") != task:
         raise CheckpointError(f"student {path} was distilled on task '{saved['infos'].get('task')}', not '{task}'")
     return saved
@@ -153,12 +145,7 @@ def read_student_checkpoint(path: str, task: str | None = None) -> dict:
 
 def load_student(path: str, task: str | None = None) -> tuple[Student, dict]:
     saved = read_student_checkpoint(path, task)
-    try:
-        student = Student(**saved["student"]["config"])
-        student.load_state_dict(saved["student"]["state_dict"])
-    except (TypeError, RuntimeError, KeyError, ValueError) as error:
-        raise CheckpointError(f"student {path} does not fit its config: {error}") from None
-    return student.eval(), saved
+    return build_saved(Student, saved["student"], path, "student").eval(), saved
 
 
 def command_to_arm_and_fingers(env, command: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -46,3 +46,20 @@ def demos(tmp_path_factory):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return str(folder / "d.hdf5")
+
+
+@pytest.fixture(scope="session")
+def trains_with_runner():
+    """Train `env` a few iterations with the real rsl-rl runner; returns whether the policy changed."""
+    from agents.ppo_runner import PPORunner
+    from isaac_tasks import make_agent_cfg
+
+    def train(env, num_steps_per_env: int, iterations: int) -> bool:
+        cfg = make_agent_cfg("Leap-Grasp-v0")
+        cfg["num_steps_per_env"] = num_steps_per_env
+        runner = PPORunner(env, cfg, task="Leap-Grasp-v0")
+        before = [p.clone() for p in runner.alg.get_policy().parameters()]
+        runner.learn(num_learning_iterations=iterations)
+        return any(not torch.equal(a, b) for a, b in zip(before, runner.alg.get_policy().parameters(), strict=True))
+
+    return train

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from agents import prior_data
-from agents.ppo_runner import PPORunner
-from isaac_tasks import make_agent_cfg, make_env
+from isaac_tasks import make_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TABLE_2 = {
@@ -71,14 +70,8 @@ def test_missing_or_mismatched_prior_is_refused(priors):
 
 
 @pytest.mark.parametrize("space", TABLE_2)
-def test_each_space_trains_with_the_real_runner(priors, space):
-    env = env_for(space, priors, num_envs=8)
-    cfg = make_agent_cfg("Leap-Grasp-v0")
-    cfg["num_steps_per_env"] = 8
-    runner = PPORunner(env, cfg, task="Leap-Grasp-v0")
-    before = [p.clone() for p in runner.alg.get_policy().parameters()]
-    runner.learn(num_learning_iterations=2)
-    assert any(not torch.equal(a, b) for a, b in zip(before, runner.alg.get_policy().parameters(), strict=True))
+def test_each_space_trains_with_the_real_runner(priors, space, trains_with_runner):
+    assert trains_with_runner(env_for(space, priors, num_envs=8), num_steps_per_env=8, iterations=2)
 
 
 def test_training_starts_with_zero_residual(priors, tmp_path):
@@ -123,7 +116,7 @@ def test_rfs_chunk_steps_twice_sums_rewards_and_restarts_after_a_reset(priors):
     assert not torch.equal(executed[0][0], executed[1][0])  # the second predicted step differs from the first
 
 
-def test_pca_reconstructs_its_demonstrations_and_drives_the_hand(demos):
+def test_pca_reconstructs_its_demonstrations_and_drives_the_hand(demos, trains_with_runner):
     from agents.demonstrations import load_demos
     from agents.pca import FingerPCA
 
@@ -136,8 +129,6 @@ def test_pca_reconstructs_its_demonstrations_and_drives_the_hand(demos):
     _, fingers_cmd = env.action_space(10 * torch.randn(env.num_envs, env.num_actions))
     low, high = env.finger_limits.unbind(-1)
     assert ((fingers_cmd >= low - 1e-6) & (fingers_cmd <= high + 1e-6)).all()
-    cfg = make_agent_cfg("Leap-Grasp-v0")
-    cfg["num_steps_per_env"] = 8
-    PPORunner(env, cfg, task="Leap-Grasp-v0").learn(num_learning_iterations=1)
+    assert trains_with_runner(env, num_steps_per_env=8, iterations=1)
     with pytest.raises(ValueError, match="needs demonstrations"):
         make_env("Leap-Grasp-v0", num_envs=2, action_space="pca")

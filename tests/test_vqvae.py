@@ -7,9 +7,9 @@ import sys
 import pytest
 import torch
 
-from agents.ppo_runner import CheckpointError, PPORunner
+from agents.ppo_runner import CheckpointError
 from agents.vqvae import FingerVQVAE, demo_pairs, train_vqvae
-from isaac_tasks import make_agent_cfg, make_env
+from isaac_tasks import make_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -66,14 +66,9 @@ def test_action_space_decodes_two_steps_per_decision(vqvae, residual, size):
     assert arm.abs().max() <= 1.0 and ((fingers >= low - 1e-6) & (fingers <= high + 1e-6)).all()
 
 
-def test_vqvae_space_trains_with_the_real_runner(vqvae):
+def test_vqvae_space_trains_with_the_real_runner(vqvae, trains_with_runner):
     env = make_env("Leap-Grasp-v0", num_envs=8, action_space="vqvae", vqvae_checkpoint=vqvae[1])
-    cfg = make_agent_cfg("Leap-Grasp-v0")
-    cfg["num_steps_per_env"] = 4
-    runner = PPORunner(env, cfg, task="Leap-Grasp-v0")
-    before = [p.clone() for p in runner.alg.get_policy().parameters()]
-    runner.learn(num_learning_iterations=1)
-    assert any(not torch.equal(a, b) for a, b in zip(before, runner.alg.get_policy().parameters(), strict=True))
+    assert trains_with_runner(env, num_steps_per_env=4, iterations=1)
 
 
 def test_missing_corrupt_or_foreign_vqvae_is_refused(vqvae, tmp_path):

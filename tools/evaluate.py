@@ -75,7 +75,6 @@ def depth_summary(depth: torch.Tensor) -> dict[str, float]:
         "median_cm": 100 * float(np.median(d)),
         "p95_cm": 100 * float(np.percentile(d, 95)),
         "max_cm": 100 * float(d.max()),
-        "infeasible_fraction": float(infeasible(d).mean()),
     }
 
 
@@ -121,7 +120,11 @@ def write_report(folder: str, task: str, reports: dict[str, dict], episodes: dic
     for name, r in reports.items():
         lines.append(f"| {name} | " + " | ".join(f"{r['metrics'].get(k, float('nan')):.3f}" for k in keys) + " |")
     if any("penetration" in r for r in reports.values()):
-        lines += ["", "Penetration per episode (deepest along the trajectory), cm; infeasible: finger-finger deeper than 0.5 cm.", ""]
+        lines += [
+            "",
+            "Penetration per episode (deepest along the trajectory), cm; infeasible: finger-finger deeper than 0.5 cm.",
+            "",
+        ]
         lines += [
             "| checkpoint | finger-finger median | p95 | hand-object median | p95 | infeasible fraction |",
             "|---|---|---|---|---|---|",

@@ -117,6 +117,7 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
 
         order = np.argsort(variant_of_env, kind="stable")  # storage rows grouped by variant
         self._row = torch.as_tensor(np.argsort(order), device=self.device)
+        self._env_of_row = torch.as_tensor(order, device=self.device)
         counts = np.bincount(variant_of_env, minlength=len(models))
         with self._memory_hint(), wp.ScopedDevice(self._wp_device):
             self._worlds = [
@@ -281,10 +282,8 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
 
     def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
         shape = torch.broadcast_shapes(origins.shape, directions.shape, (self.num_envs, 1, 3))
-        env_of_row = torch.empty_like(self._row)
-        env_of_row[self._row] = torch.arange(self.num_envs, device=self.device)
-        points = origins.to(self.device, torch.float32).expand(shape)[env_of_row].contiguous()
-        rays = directions.to(self.device, torch.float32).expand(shape)[env_of_row].contiguous()
+        points = origins.to(self.device, torch.float32).expand(shape)[self._env_of_row].contiguous()
+        rays = directions.to(self.device, torch.float32).expand(shape)[self._env_of_row].contiguous()
         dist = torch.empty(shape[:2], device=self.device)
         geom = torch.empty(shape[:2], dtype=torch.int32, device=self.device)
         normal = torch.empty(shape, device=self.device)
