@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import h5py
 import numpy as np
+import torch
 
 FORMAT_VERSION = 1
 NUM_ACTIONS = 22
@@ -32,6 +33,16 @@ OBS_FIELDS = {
     "fingertip_contact": 4,  # index, middle, ring, thumb touching the object
 }
 STATE_FIELDS = ("joint_pos", "joint_vel", "object_pos", "object_quat", "object_lin_vel", "object_ang_vel")
+
+
+def privileged_state(env) -> torch.Tensor:
+    """(N, STATE_DIM) the privileged state of every environment of the grasping task, in STATE_FIELDS order."""
+    s = env.physics.state
+    return torch.cat(
+        (s.joint_pos, s.joint_vel, s.body_pos[:, 0], s.body_quat[:, 0], s.body_lin_vel[:, 0], s.body_ang_vel[:, 0]), -1
+    )
+
+
 STATE_DIM = 23 + 23 + 3 + 4 + 3 + 3
 
 

@@ -59,11 +59,3 @@ def execute(env, command: torch.Tensor) -> None:
 def p_teacher_at(iteration: int, start: float = 1.0, decay: float = 0.999) -> float:
     """DAgger's probability of executing the teacher's command in `iteration` (0-based)."""
     return start * decay**iteration
-
-
-def privileged_state(env) -> torch.Tensor:
-    """(N, 59) in the order of agents/demonstrations.py STATE_FIELDS."""
-    s = env.physics.state
-    return torch.cat(
-        (s.joint_pos, s.joint_vel, s.body_pos[:, 0], s.body_quat[:, 0], s.body_lin_vel[:, 0], s.body_ang_vel[:, 0]), -1
-    )

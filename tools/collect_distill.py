@@ -20,10 +20,11 @@ import cli
 import torch
 from tqdm import tqdm
 
+from agents.demonstrations import privileged_state
 from distill.dataset import DistillEpisode, read_shard_attrs, shard_path, shard_paths, write_shard
 from distill.point_cloud import PointCloudCfg, PointCloudSensor
 from distill.student import proprioception
-from distill.teacher import TASK, execute, load_teacher, privileged_state, teacher_command
+from distill.teacher import TASK, execute, load_teacher, teacher_command
 
 
 def add_point_cloud_args(parser: argparse.ArgumentParser) -> None:

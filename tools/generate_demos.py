@@ -21,7 +21,7 @@ import cli
 import torch
 from tqdm import tqdm
 
-from agents.demonstrations import Episode, load_demos, write_demos
+from agents.demonstrations import Episode, load_demos, privileged_state, write_demos
 from isaac_tasks import make_env
 from isaac_tasks.leap_grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg
 
@@ -41,10 +41,7 @@ def snapshot(env) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         "object_quat": s.body_quat[:, 0],
         "fingertip_contact": s.in_contact[:, :4].float(),
     }
-    state = torch.cat(
-        (s.joint_pos, s.joint_vel, s.body_pos[:, 0], s.body_quat[:, 0], s.body_lin_vel[:, 0], s.body_ang_vel[:, 0]), -1
-    )
-    return obs, state
+    return obs, privileged_state(env)
 
 
 @torch.inference_mode()
