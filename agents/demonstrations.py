@@ -1,26 +1,42 @@
-"""Demonstrations on disk: HDF5 in the robomimic layout, validated on load.
+"""Demonstrations on disk: HDF5 in the full robomimic layout, validated on load.
 
-    /data                       attrs: env_name (task id), format_version, total (steps), env_args (JSON)
+    /data                       attrs: total (steps over all demos), env_args (JSON, see below),
+                                 env_name (task id), format_version (FORMAT_VERSION)
     /data/demo_<i>/actions      (T, 22) float: arm delta pose in [-1, 1] (x the task's per-step limits:
                                  ±3 cm, ±0.1 rad), then 16 absolute finger joint targets (rad)
+    /data/demo_<i>/obs/<key>    (T, d) float: the fields of OBS_FIELDS, before the action of step t
+    /data/demo_<i>/next_obs/<key>  (T, d) float: the same fields after it: obs[t + 1], and at the last step
+                                 the terminal observation (before the environment reset itself)
+    /data/demo_<i>/rewards      (T,) float: the task's reward for step t
+    /data/demo_<i>/dones        (T,) int 0/1: 1 where the episode ends after step t (always at the last step)
     /data/demo_<i>/states       (T, S) float: privileged state (see STATE_FIELDS)
-    /data/demo_<i>/obs/<key>    (T, d) float: the fields of OBS_FIELDS
     /data/demo_<i>              attrs: num_samples (T), success (bool), grasp_type ("pinch" | "power"), object
+    /mask/train, /mask/valid    (K,) bytes: demo names (b"demo_<i>"); every demo in exactly one of them,
+                                 a deterministic split (`write_demos`' valid_fraction, SPLIT_SEED)
 
-Real teleoperation data converted to this layout (same keys, shapes and units) drops straight in.
+`env_args` is what robomimic's `file_utils.get_env_metadata_from_dataset` returns: a JSON dict with
+`env_name` (the task id), `type` (robomimic's EnvType: 2, GYM_TYPE, the gym-style family this task belongs
+to; robomimic cannot build the environment itself) and `env_kwargs` (how the data was made: for generated
+demonstrations the task's config, the scripted demonstrator's config and the seed). robomimic's
+`SequenceDataset` reads these files as they are, with or without `filter_by_attribute="train"`/`"valid"`.
+
+Files of format version 1 (no next_obs, rewards, dones or masks) are refused: regenerate them with
+tools/generate_demos.py. Real teleoperation data converted to this layout (same keys, shapes and units)
+drops straight in.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 
 import h5py
 import numpy as np
 import torch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 NUM_ACTIONS = 22
 OBS_FIELDS = {
     "joint_pos": 23,  # 7 arm + 16 finger joint positions (rad)
@@ -33,6 +49,9 @@ OBS_FIELDS = {
     "fingertip_contact": 4,  # index, middle, ring, thumb touching the object
 }
 STATE_FIELDS = ("joint_pos", "joint_vel", "object_pos", "object_quat", "object_lin_vel", "object_ang_vel")
+ROBOMIMIC_GYM_TYPE = 2  # robomimic.envs.env_base.EnvType.GYM_TYPE (ROBOSUITE_TYPE = 1, IG_MOMART_TYPE = 3)
+SPLIT_SEED = 0  # the permutation behind /mask/train and /mask/valid
+DEMO_NAME = re.compile(r"demo_(\d+)$")
 
 
 def privileged_state(env) -> torch.Tensor:
@@ -50,29 +69,51 @@ class DemoFormatError(ValueError):
     """A demonstration file that does not follow the format; the message names the file and field."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Episode:
-    obs: dict[str, np.ndarray]
-    states: np.ndarray
-    actions: np.ndarray
+    """One demonstration of T steps; arrays are indexed by step."""
+
+    obs: dict[str, np.ndarray]  # OBS_FIELDS, (T, d) each
+    next_obs: dict[str, np.ndarray]  # OBS_FIELDS after each step, (T, d) each
+    states: np.ndarray  # (T, STATE_DIM)
+    actions: np.ndarray  # (T, NUM_ACTIONS)
+    rewards: np.ndarray  # (T,) float
+    dones: np.ndarray  # (T,) int 0/1, 1 at the last step
     success: bool
-    grasp_type: str
+    grasp_type: str  # "pinch" | "power"
     object: str
 
     def __len__(self) -> int:
         return len(self.actions)
 
 
-def write_demos(path: str, task: str, episodes: list[Episode], env_args: dict | None = None) -> None:
-    """Write episodes to `path` atomically (temporary file, then rename)."""
+def split(num_demos: int, valid_fraction: float) -> tuple[list[int], list[int]]:
+    """(train, valid) demo indices, each sorted: a SPLIT_SEED permutation, round(valid_fraction x num_demos)
+    of it for validation (at least one demo in each part when there are two or more and the fraction > 0)."""
+    if not 0.0 <= valid_fraction < 1.0:
+        raise ValueError(f"valid_fraction is {valid_fraction}, expected a number in [0, 1)")
+    num_valid = round(valid_fraction * num_demos)
+    if valid_fraction > 0 and num_demos >= 2:
+        num_valid = min(max(num_valid, 1), num_demos - 1)
+    order = np.random.default_rng(SPLIT_SEED).permutation(num_demos)
+    return sorted(order[num_valid:].tolist()), sorted(order[:num_valid].tolist())
+
+
+def write_demos(
+    path: str, task: str, episodes: list[Episode], env_args: dict | None = None, valid_fraction: float = 0.1
+) -> None:
+    """Write episodes to `path` atomically (temporary file, then rename). `env_args` (how the data was made)
+    becomes env_kwargs of the file's robomimic env_args; `valid_fraction` of the demos go to /mask/valid."""
+    train, valid = split(len(episodes), valid_fraction)
     tmp = f"{path}.tmp"
     with h5py.File(tmp, "w") as f:
         data = f.create_group("data")
+        env_meta = {"env_name": task, "type": ROBOMIMIC_GYM_TYPE, "env_kwargs": env_args or {}}
         data.attrs.update(
+            total=sum(len(e) for e in episodes),
+            env_args=json.dumps(env_meta),
             env_name=task,
             format_version=FORMAT_VERSION,
-            total=sum(len(e) for e in episodes),
-            env_args=json.dumps(env_args or {}),
         )
         for i, episode in enumerate(episodes):
             group = data.create_group(f"demo_{i}")
@@ -80,10 +121,15 @@ def write_demos(path: str, task: str, episodes: list[Episode], env_args: dict | 
                 num_samples=len(episode), success=episode.success, grasp_type=episode.grasp_type, object=episode.object
             )
             group.create_dataset("actions", data=episode.actions.astype(np.float32))
+            for name, fields in (("obs", episode.obs), ("next_obs", episode.next_obs)):
+                obs = group.create_group(name)
+                for key, value in fields.items():
+                    obs.create_dataset(key, data=value.astype(np.float32))
+            group.create_dataset("rewards", data=episode.rewards.astype(np.float32))
+            group.create_dataset("dones", data=episode.dones.astype(np.int64))
             group.create_dataset("states", data=episode.states.astype(np.float32))
-            obs = group.create_group("obs")
-            for key, value in episode.obs.items():
-                obs.create_dataset(key, data=value.astype(np.float32))
+        for name, indices in (("train", train), ("valid", valid)):
+            f[f"mask/{name}"] = np.array([f"demo_{i}".encode() for i in indices], dtype="S")
     os.replace(tmp, path)
 
 
@@ -92,14 +138,54 @@ def read_array(
 ) -> np.ndarray:
     """Dataset `name` of `group`, checked to be (length or any, *shape) and finite; raises `error` naming it."""
     where = f"{path}: {group.name}/{name}"
-    if name not in group:
+    if name not in group or not isinstance(group[name], h5py.Dataset):
         raise error(f"{where} is missing")
     value = group[name][()]
     if value.shape[1:] != shape or (length is not None and len(value) != length):
-        raise error(f"{where} has shape {value.shape}, expected ({length or 'T'}, {', '.join(map(str, shape))})")
+        expected = ", ".join(map(str, (length or "T", *shape)))
+        raise error(f"{where} has shape {value.shape}, expected ({expected})")
     if value.dtype != bool and not np.isfinite(value).all():
         raise error(f"{where} contains NaN or infinite values")
     return value
+
+
+def _read_obs(path: str, group: h5py.Group, name: str, length: int) -> dict[str, np.ndarray]:
+    if name not in group or not isinstance(group[name], h5py.Group):
+        raise DemoFormatError(f"{path}: {group.name}/{name} is missing")
+    return {key: read_array(path, group[name], key, (width,), length) for key, width in OBS_FIELDS.items()}
+
+
+def _read_masks(path: str, f: h5py.File, names: list[str]) -> None:
+    """Check that /mask/train and /mask/valid name existing demos and together hold each exactly once."""
+    demos, seen = set(names), {}
+    for key in ("train", "valid"):
+        where = f"/mask/{key}"
+        if where not in f or not isinstance(f[where], h5py.Dataset):
+            raise DemoFormatError(f"{path}: {where} is missing (every demo must be in /mask/train or /mask/valid)")
+        mask = f[where][()]
+        if mask.ndim != 1 or mask.dtype.kind not in "SO":
+            raise DemoFormatError(f"{path}: {where} is not a list of demo names as bytes")
+        for entry in mask:
+            name = entry.decode() if isinstance(entry, bytes) else str(entry)
+            if name not in demos:
+                raise DemoFormatError(f"{path}: {where} names {name}, which is not a demo in /data")
+            if name in seen:
+                raise DemoFormatError(f"{path}: /data/{name} is in {seen[name]} and again in {where}")
+            seen[name] = where
+    for name in names:
+        if name not in seen:
+            raise DemoFormatError(f"{path}: /data/{name} is in neither /mask/train nor /mask/valid")
+
+
+def _check_env_args(path: str, data: h5py.Group, task: str) -> None:
+    try:
+        env_meta = json.loads(data.attrs["env_args"])
+    except (KeyError, TypeError, ValueError):
+        raise DemoFormatError(f"{path}: /data attribute 'env_args' is missing or not JSON") from None
+    if not isinstance(env_meta, dict) or not {"env_name", "type", "env_kwargs"} <= env_meta.keys():
+        raise DemoFormatError(f"{path}: /data env_args lacks robomimic's env_name, type and env_kwargs")
+    if env_meta["env_name"] != task:
+        raise DemoFormatError(f"{path}: /data env_args env_name is '{env_meta['env_name']}', expected '{task}'")
 
 
 def load_demos(path: str, task: str) -> list[Episode]:
@@ -116,28 +202,60 @@ def load_demos(path: str, task: str) -> list[Episode]:
         data = f["data"]
         if data.attrs.get("env_name") != task:
             raise DemoFormatError(f"{path}: /data env_name is '{data.attrs.get('env_name')}', expected '{task}'")
-        names = sorted((k for k in data if k.startswith("demo_")), key=lambda k: int(k.split("_")[1]))
+        version = data.attrs.get("format_version")
+        if version == 1:
+            raise DemoFormatError(
+                f"{path}: format version 1 (no next_obs, rewards, dones or train/valid masks); "
+                "regenerate it with tools/generate_demos.py"
+            )
+        if version != FORMAT_VERSION:
+            raise DemoFormatError(f"{path}: /data format_version is {version}, expected {FORMAT_VERSION}")
+        _check_env_args(path, data, task)
+        for key in data:
+            if not DEMO_NAME.match(key):  # robomimic takes every key of /data for a demo_<i>
+                raise DemoFormatError(f"{path}: /data/{key} is not a demo_<i> group")
+        names = sorted(data, key=lambda k: int(DEMO_NAME.match(k).group(1)))
         if not names:
             raise DemoFormatError(f"{path}: /data holds no episodes (demo_<i> groups)")
+        _read_masks(path, f, names)
         episodes = []
         for name in names:
             group = data[name]
             actions = read_array(path, group, "actions", (NUM_ACTIONS,), None)
-            if len(actions) == 0:
+            length = len(actions)
+            if length == 0:
                 raise DemoFormatError(f"{path}: {group.name}/actions is empty")
-            if "obs" not in group:
-                raise DemoFormatError(f"{path}: {group.name}/obs is missing")
-            obs = {
-                key: read_array(path, group["obs"], key, (width,), len(actions)) for key, width in OBS_FIELDS.items()
-            }
-            states = read_array(path, group, "states", (STATE_DIM,), len(actions))
-            for attr in ("success", "grasp_type", "object"):
+            for attr in ("num_samples", "success", "grasp_type", "object"):
                 if attr not in group.attrs:
                     raise DemoFormatError(f"{path}: {group.name} attribute '{attr}' is missing")
+            if group.attrs["num_samples"] != length:
+                raise DemoFormatError(
+                    f"{path}: {group.name} num_samples is {group.attrs['num_samples']}, but actions has {length} steps"
+                )
+            obs = _read_obs(path, group, "obs", length)
+            next_obs = _read_obs(path, group, "next_obs", length)
+            rewards = read_array(path, group, "rewards", (), length)
+            dones = read_array(path, group, "dones", (), length)
+            if not np.isin(dones, (0, 1)).all() or dones[-1] != 1:
+                raise DemoFormatError(f"{path}: {group.name}/dones must be 0 or 1, and 1 at the last step")
+            states = read_array(path, group, "states", (STATE_DIM,), length)
             grasp_type = str(group.attrs["grasp_type"])
             if grasp_type not in ("pinch", "power"):
                 raise DemoFormatError(f"{path}: {group.name} grasp_type is '{grasp_type}', expected pinch or power")
             episodes.append(
-                Episode(obs, states, actions, bool(group.attrs["success"]), grasp_type, str(group.attrs["object"]))
+                Episode(
+                    obs=obs,
+                    next_obs=next_obs,
+                    states=states,
+                    actions=actions,
+                    rewards=rewards.astype(np.float32),
+                    dones=dones.astype(np.int64),
+                    success=bool(group.attrs["success"]),
+                    grasp_type=grasp_type,
+                    object=str(group.attrs["object"]),
+                )
             )
+        total = data.attrs.get("total")
+        if total != sum(len(e) for e in episodes):
+            raise DemoFormatError(f"{path}: /data total is {total}, but its demos hold {sum(map(len, episodes))} steps")
     return episodes

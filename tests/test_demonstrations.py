@@ -29,7 +29,57 @@ def tool(*args, cwd, wait=True):
 def episode(length=5, seed=0) -> Episode:
     rng = np.random.default_rng(seed)
     obs = {key: rng.normal(size=(length, width)) for key, width in OBS_FIELDS.items()}
-    return Episode(obs, rng.normal(size=(length, STATE_DIM)), rng.normal(size=(length, 22)), True, "pinch", "dice")
+    return Episode(
+        obs=obs,
+        next_obs={key: np.concatenate((value[1:], rng.normal(size=(1, value.shape[1])))) for key, value in obs.items()},
+        states=rng.normal(size=(length, STATE_DIM)),
+        actions=rng.normal(size=(length, 22)),
+        rewards=rng.normal(size=length),
+        dones=np.eye(length, dtype=np.int64)[-1],
+        success=bool(seed % 2),
+        grasp_type=("pinch", "power")[seed % 2],
+        object=f"object_{seed}",
+    )
+
+
+def test_robomimic_layout_round_trip(tmp_path):
+    path = str(tmp_path / "demos.hdf5")
+    episodes = [episode(length=3 + i, seed=i) for i in range(12)]
+    write_demos(path, TASK, episodes, env_args={"seed": 7})
+    with h5py.File(path, "r") as f:
+        data = f["data"]
+        assert data.attrs["total"] == sum(len(e) for e in episodes) and data.attrs["format_version"] == 2
+        assert json.loads(data.attrs["env_args"]) == {"env_name": TASK, "type": 2, "env_kwargs": {"seed": 7}}
+        assert sorted(data) == sorted(f"demo_{i}" for i in range(12))  # robomimic takes every key for a demo
+        demo = data["demo_3"]
+        assert demo.attrs["num_samples"] == 6
+        assert {"actions", "obs", "next_obs", "rewards", "dones", "states"} <= demo.keys()
+        assert demo["rewards"].shape == (6,) and demo["dones"].shape == (6,) and demo["dones"][-1] == 1
+        train, valid = ([name.decode() for name in f[f"mask/{key}"][()]] for key in ("train", "valid"))
+        assert f["mask/train"].dtype.kind == "S"
+    assert len(valid) == 1 and sorted(train + valid) == sorted(f"demo_{i}" for i in range(12))
+    loaded = load_demos(path, TASK)
+    assert len(loaded) == len(episodes)
+    for a, b in zip(episodes, loaded, strict=True):
+        for key in OBS_FIELDS:
+            np.testing.assert_allclose(b.obs[key], a.obs[key], rtol=1e-6)
+            np.testing.assert_allclose(b.next_obs[key], a.next_obs[key], rtol=1e-6)
+        for field in ("states", "actions", "rewards"):
+            np.testing.assert_allclose(getattr(b, field), getattr(a, field), rtol=1e-6)
+        np.testing.assert_array_equal(b.dones, a.dones)
+        assert (b.success, b.grasp_type, b.object) == (a.success, a.grasp_type, a.object)
+    # the split is deterministic and follows valid_fraction
+    write_demos(str(tmp_path / "again.hdf5"), TASK, episodes, valid_fraction=0.25)
+    with h5py.File(path, "r") as f, h5py.File(str(tmp_path / "again.hdf5"), "r") as g:
+        assert len(g["mask/valid"]) == 3 and len(g["mask/train"]) == 9
+    write_demos(str(tmp_path / "same.hdf5"), TASK, episodes)
+    with h5py.File(path, "r") as f, h5py.File(str(tmp_path / "same.hdf5"), "r") as g:
+        assert list(f["mask/valid"][()]) == list(g["mask/valid"][()])
+
+
+def _masks(f, train, valid):
+    del f["mask"]
+    f["mask/train"], f["mask/valid"] = np.array(train, dtype="S"), np.array(valid, dtype="S")
 
 
 @pytest.mark.parametrize(
@@ -46,6 +96,40 @@ def episode(length=5, seed=0) -> Episode:
         (lambda f: [f["data"].__delitem__(k) for k in list(f["data"])], "holds no episodes"),
         (lambda f: f["data"].attrs.__setitem__("env_name", "Orca-Cube-Rotate-v0"), "expected 'Leap-Grasp-v0'"),
         (lambda f: f["data/demo_0"].attrs.__delitem__("grasp_type"), "attribute 'grasp_type' is missing"),
+        # the robomimic layout
+        (lambda f: f["data/demo_1/next_obs"].__delitem__("object_pos"), "/data/demo_1/next_obs/object_pos is missing"),
+        (lambda f: f["data/demo_0"].__delitem__("next_obs"), "/data/demo_0/next_obs is missing"),
+        (
+            lambda f: _replace(f, "data/demo_1/next_obs/joint_vel", np.full((5, 23), np.nan)),
+            "/data/demo_1/next_obs/joint_vel contains NaN",
+        ),
+        (lambda f: _replace(f, "data/demo_0/rewards", np.full(5, np.nan)), "/data/demo_0/rewards contains NaN"),
+        (lambda f: _replace(f, "data/demo_1/rewards", np.zeros(4)), "/data/demo_1/rewards has shape (4,)"),
+        (lambda f: _replace(f, "data/demo_0/dones", np.zeros(6)), "/data/demo_0/dones has shape (6,)"),
+        (lambda f: _replace(f, "data/demo_0/dones", np.zeros(5)), "/data/demo_0/dones must be 0 or 1, and 1 at"),
+        (
+            lambda f: _replace(f, "data/demo_1/obs/joint_pos", np.zeros((6, 23))),
+            "/data/demo_1/obs/joint_pos has shape (6, 23)",
+        ),
+        (
+            lambda f: _replace(f, "data/demo_1/next_obs/palm_quat", np.zeros((4, 4))),
+            "/data/demo_1/next_obs/palm_quat has shape (4, 4)",
+        ),
+        (lambda f: _replace(f, "data/demo_0/actions", np.zeros((5, 20))), "/data/demo_0/actions has shape (5, 20)"),
+        (lambda f: _replace(f, "data/demo_0/actions", np.zeros((4, 22))), "/data/demo_0 num_samples is 5"),
+        (lambda f: f["mask"].__delitem__("train"), "/mask/train is missing"),
+        (lambda f: f.__delitem__("mask"), "/mask/train is missing"),
+        (lambda f: f["mask"].__delitem__("valid"), "/mask/valid is missing"),
+        (lambda f: _masks(f, ["demo_0", "demo_1"], ["demo_7"]), "/mask/valid names demo_7, which is not a demo"),
+        (
+            lambda f: _masks(f, ["demo_0", "demo_1"], ["demo_1"]),
+            "/data/demo_1 is in /mask/train and again in /mask/valid",
+        ),
+        (lambda f: _masks(f, ["demo_1"], []), "/data/demo_0 is in neither /mask/train nor /mask/valid"),
+        (lambda f: f["data"].create_group("extra"), "/data/extra is not a demo_<i> group"),
+        (lambda f: f["data"].attrs.__setitem__("total", 3), "/data total is 3"),
+        (lambda f: f["data"].attrs.__setitem__("env_args", "{}"), "env_args lacks robomimic's env_name"),
+        (lambda f: f["data"].attrs.__setitem__("format_version", 1), "format version 1 (no next_obs"),
     ],
 )
 def test_malformed_files_are_refused_naming_file_and_field(tmp_path, damage, message):
@@ -105,6 +189,8 @@ def test_generation_resumes_after_interruption_without_loss_or_duplicates(tmp_pa
     for a, b in zip(expected, got, strict=True):
         np.testing.assert_array_equal(a.actions, b.actions)
         np.testing.assert_array_equal(a.obs["object_pos"], b.obs["object_pos"])
+        np.testing.assert_array_equal(a.next_obs["object_pos"], b.next_obs["object_pos"])
+        np.testing.assert_array_equal(a.rewards, b.rewards)
     assert not shards.exists()
 
 
@@ -114,6 +200,12 @@ def test_generate_load_train_push_round_trip(tmp_path):
     episodes = load_demos(str(tmp_path / "d.hdf5"), TASK)
     assert len(episodes) == 4 and {e.grasp_type for e in episodes} <= {"pinch", "power"}
     assert all(np.abs(e.actions[:, :6]).max() <= 1.0 for e in episodes)  # arm deltas within the task's limits
+    for e in episodes:
+        assert e.rewards.shape == (len(e),) and e.dones.tolist() == [0] * (len(e) - 1) + [1]
+        for key in OBS_FIELDS:
+            np.testing.assert_array_equal(e.next_obs[key][:-1], e.obs[key][1:])
+        # the last next_obs is the terminal observation, one step on, not the reset state (fingers open, arm home)
+        assert np.abs(e.next_obs["joint_pos"][-1] - e.obs["joint_pos"][-1]).max() < 0.1
     for variant, spec in prior_data.VARIANTS.items():
         cond, actions = prior_data.dataset(variant, episodes, rotation_limit=0.1)
         assert cond.shape[1] == spec["cond_dim"] and actions.shape[1:] == (2, spec["action_dim"])
@@ -132,10 +224,11 @@ def test_generate_load_train_push_round_trip(tmp_path):
 
 def test_scripted_hand_closes_without_fingers_through_each_other():
     from isaac_tasks import make_env
-    from isaac_tasks.leap_grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg
+    from isaac_tasks.leap_grasp.scripted_grasp import STRATEGIES, SYNERGIES, ScriptedGrasp, ScriptedGraspCfg
 
-    env = make_env("Leap-Grasp-v0", num_envs=32, seed=0, action_space="abs_joint")
-    script = ScriptedGrasp(env, ScriptedGraspCfg(), torch.Generator().manual_seed(0))
+    cfg = ScriptedGraspCfg()
+    env = make_env("Leap-Grasp-v0", num_envs=12, seed=0, action_space="abs_joint")
+    script = ScriptedGrasp(env, cfg, torch.Generator().manual_seed(0))
     script.reset(torch.arange(env.num_envs))
     low, high = env.finger_limits.unbind(-1)
 
@@ -144,10 +237,13 @@ def test_scripted_hand_closes_without_fingers_through_each_other():
         qpos[:, script.finger_adr] = torch.clamp(fingers, low, high).numpy()
         return script.meter.measure(qpos).hand_hand
 
-    closed_hand = overlap(script.closure[:, None] * script.closed)
-    assert (closed_hand <= ScriptedGraspCfg().max_finger_overlap + 1e-9).all()
-    # the unrestricted synergies at full closure would put fingers through each other
-    assert (overlap(ScriptedGraspCfg().closure[1] * script.synergy) > 0.005).any()
+    closing = torch.linspace(0.0, cfg.max_closure, 12)[:, None, None]
+    planned = torch.stack([script._feasible[name] for name in STRATEGIES])
+    assert (overlap((closing * planned).reshape(-1, 16)) <= cfg.max_finger_overlap + 1e-9).all()
+    # every environment closes one of these synergies
+    assert all(any(torch.equal(row, p) for p in planned) for row in script.synergy)
+    # the unrestricted power synergy at full closure would put fingers through each other
+    assert overlap(cfg.max_closure * torch.tensor(SYNERGIES["wrap"])[None]).max() > 0.005
 
 
 def test_train_prior_evaluates_the_prior_alone_with_penetration(demos, tmp_path):

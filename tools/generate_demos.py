@@ -46,32 +46,56 @@ def snapshot(env) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
 
 @torch.inference_mode()
 def collect_round(env, script: ScriptedGrasp, size: int) -> list[Episode]:
-    """The first episode of environments 0..size-1 after a reset."""
+    """The first episode of environments 0..size-1 after a reset.
+
+    Per step: the observation and state before it, the command, the reward and done flag `env.step` returns,
+    and the observation after it. That is the next step's observation, except at an episode's last step,
+    where `env.step` has already reset the environment: there it is the terminal observation, taken inside
+    `env.step` just before the reset (the task's `_reset_idx` hook is wrapped for the round).
+    """
     env.reset()
     script.reset(torch.arange(env.num_envs))
-    steps: list[tuple[dict, torch.Tensor, torch.Tensor]] = []
+    steps: list[tuple[dict, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
     ended_at = torch.full((env.num_envs,), -1)
     success = torch.zeros(env.num_envs, dtype=torch.bool)
-    while (ended_at[:size] < 0).any():
-        obs, state = snapshot(env)
-        command = script.command()
-        steps.append((obs, state, command))
-        _, _, dones, extras = env.step(script.actions(command))
-        ids = dones.nonzero().squeeze(-1)
-        if len(ids):
-            first = ended_at[ids] < 0
-            ended_at[ids[first]] = len(steps)
-            success[ids[first]] = extras["log"]["Metrics/success_rate"][first].bool()
-            script.reset(ids)
+    terminal: dict[int, dict[str, torch.Tensor]] = {}  # environment -> observation ending its first episode
+    reset_idx = env._reset_idx
+
+    def snapshot_then_reset(env_ids: torch.Tensor) -> None:
+        obs, _ = snapshot(env)
+        for i in env_ids.tolist():
+            if i < size and i not in terminal:
+                terminal[i] = {key: value[i] for key, value in obs.items()}
+        reset_idx(env_ids)
+
+    env._reset_idx = snapshot_then_reset
+    try:
+        while (ended_at[:size] < 0).any():
+            obs, state = snapshot(env)
+            command = script.command()
+            _, reward, dones, extras = env.step(script.actions(command))
+            steps.append((obs, state, command, reward, dones))
+            ids = dones.nonzero().squeeze(-1)
+            if len(ids):
+                first = ended_at[ids] < 0
+                ended_at[ids[first]] = len(steps)
+                success[ids[first]] = extras["log"]["Metrics/success_rate"][first].bool()
+                script.reset(ids)
+    finally:
+        del env._reset_idx  # the task's own method again
     episodes = []
     for i in range(size):
         length = int(ended_at[i])
         obj = env.objects[int(env.object_index[i])]
+        obs = {key: torch.stack([o[key][i] for o, *_ in steps[:length]]).cpu() for key in steps[0][0]}
         episodes.append(
             Episode(
-                obs={key: torch.stack([o[key][i] for o, _, _ in steps[:length]]).numpy() for key in steps[0][0]},
-                states=torch.stack([st[i] for _, st, _ in steps[:length]]).numpy(),
-                actions=torch.stack([c[i] for _, _, c in steps[:length]]).numpy(),
+                obs={key: value.numpy() for key, value in obs.items()},
+                next_obs={key: torch.cat((obs[key][1:], terminal[i][key][None].cpu())).numpy() for key in obs},
+                states=torch.stack([st[i] for _, st, *_ in steps[:length]]).cpu().numpy(),
+                actions=torch.stack([c[i] for _, _, c, *_ in steps[:length]]).cpu().numpy(),
+                rewards=torch.stack([r[i] for *_, r, _ in steps[:length]]).float().cpu().numpy(),
+                dones=torch.stack([d[i] for *_, d in steps[:length]]).long().cpu().numpy(),
                 success=bool(success[i]),
                 grasp_type=obj.grasp_type,
                 object=obj.name,
