@@ -63,6 +63,8 @@ class BaseEnvCfg:
 
 class BaseEnv(VecEnv):
     cfg: BaseEnvCfg
+    video_cameras: dict[str, dict] = {}
+    """Free-camera presets of videos by view name (front, side, top): lookat, distance, azimuth, elevation."""
 
     def __init__(self, cfg: BaseEnvCfg, physics: PhysicsBackend):
         self.cfg = cfg

@@ -155,6 +155,18 @@ def test_ray_casts_agree(envs):
     torch.testing.assert_close(found[hit], expected[hit], atol=1e-5, rtol=0)
 
 
+def test_render_data_agrees(envs):
+    """Each environment's rendering data: the same object variant and poses on either backend."""
+    cpu, warp = envs["mujoco"].physics, envs["mujoco_warp"].physics
+    for env_id in range(NUM_ENVS):
+        (cpu_model, cpu_data), (warp_model, warp_data) = cpu.render_data(env_id), warp.render_data(env_id)
+        np.testing.assert_array_equal(warp_model.geom_size, cpu_model.geom_size)
+        np.testing.assert_allclose(warp_data.geom_xpos, cpu_data.geom_xpos, atol=TOLERANCE["body_pos"])
+        np.testing.assert_allclose(warp_data.light_xpos, cpu_data.light_xpos, atol=TOLERANCE["body_pos"])
+        again = warp.render_data(env_id, warp_model, warp_data)
+        assert again[0] is warp_model and again[1] is warp_data
+
+
 def test_site_jacobian_matches_mujoco(envs):
     physics = envs["mujoco_warp"].physics
     model, data = physics.model, mujoco.MjData(physics.model)

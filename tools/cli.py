@@ -10,6 +10,8 @@ import platform
 import sys
 from typing import Callable
 
+# Videos render headless (EGL: the GPU where there is one, else Mesa on the CPU); mujoco reads this on import.
+os.environ.setdefault("MUJOCO_GL", "egl")
 # Make the project importable when a tool is run as `python tools/<tool>.py` from a checkout.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -64,6 +66,62 @@ def task_overrides(args: argparse.Namespace) -> dict:
         "num_threads": args.num_threads,
         "backend": args.backend,
         "device": args.device if args.backend == "mujoco_warp" else "cpu",  # the CPU backend simulates on the CPU
+    }
+
+
+def video_resolution(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be WIDTHxHEIGHT such as 320x240, got {text}") from None
+    return width, height
+
+
+def add_video_args(parser: argparse.ArgumentParser) -> None:
+    """The video flags every tool shares (Isaac Lab's --video and --video_length, and ours)."""
+    group = parser.add_argument_group("video", "render a few environments headless (isaac_tasks/evaluation/video.py)")
+    group.add_argument(
+        "--video",
+        nargs="?",
+        const="",
+        metavar="PATH",
+        help="record a video (.mp4, or .gif); without PATH the tool's default file",
+    )
+    group.add_argument(
+        "--video_length", type=positive_int, help="frames (policy steps) to record; default: whole episodes"
+    )
+    group.add_argument(
+        "--video_episodes", type=positive_int, default=1, help="episodes each recorded environment plays (default 1)"
+    )
+    group.add_argument("--video_envs", type=positive_int, default=4, help="environments recorded, tiled (default 4)")
+    group.add_argument(
+        "--camera", default="front", help="front, side, top (views of the workspace) or camera:<name> of the model"
+    )
+    group.add_argument(
+        "--video_resolution", type=video_resolution, default=(320, 240), help="pixels per environment (default 320x240)"
+    )
+
+
+def video_options(args: argparse.Namespace, default_path: str) -> dict | None:
+    """The `video.record` / `VideoRecorder` keyword arguments the flags of `add_video_args` ask for, checked
+    (camera, resolution, a writable .mp4 or .gif path) before anything is built; None without --video."""
+    if args.video is None:
+        return None
+    from isaac_tasks.evaluation import video
+
+    path = args.video or default_path
+    width, height = args.video_resolution
+    video.check_camera(args.camera)
+    video.check_size(width, height)
+    video.check_output(path)
+    return {
+        "path": path,
+        "num_envs": args.video_envs,
+        "episodes": args.video_episodes,
+        "length": args.video_length,
+        "camera": args.camera,
+        "width": width,
+        "height": height,
     }
 
 

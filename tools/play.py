@@ -3,6 +3,10 @@
     python tools/play.py --task Leap-Grasp-v0 --checkpoint logs/rsl_rl/leap_grasp/<run>/model_499.pt
 
 Exports go to <run>/exported/. For success, penetration and robustness reports use tools/evaluate.py.
+
+With --video [PATH] the evaluation itself is filmed: environments 0..--video_envs-1 are rendered after
+every step of the first episodes (--video_episodes each, or --video_length frames) and written to PATH,
+by default <run>/videos/play.mp4; the metrics are those of the same rollout.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from agents.ppo_runner import env_overrides
 from distill.policy import load_any_policy, read_policy_infos
 from isaac_tasks import make_agent_cfg, make_env, task_entry
 from isaac_tasks.evaluation.rollout import run_episodes, summarize
+from isaac_tasks.evaluation.video import VideoRecorder
 
 
 def main() -> None:
@@ -24,23 +29,34 @@ def main() -> None:
     parser.add_argument("--checkpoint", required=True, help="model_<N>.pt of train.py or student_<N>.pt of distill.py")
     parser.add_argument("--episodes", type=cli.positive_int, default=1024, help="episodes to evaluate")
     parser.add_argument("--export_dir", help="where to write policy.pt and policy.onnx (default: <run>/exported)")
+    cli.add_video_args(parser)
     args = parser.parse_args()
     task_entry(args.task)
     info = read_policy_infos(args.checkpoint, args.task)
+    run_dir = os.path.dirname(os.path.abspath(args.checkpoint))
+    video = cli.video_options(args, default_path=os.path.join(run_dir, "videos", "play.mp4"))
 
     overrides = {**cli.task_overrides(args), **env_overrides(info)}
     env = make_env(args.task, **overrides)
     runner, policy = load_any_policy(env, args.task, args.checkpoint, make_agent_cfg(args.task))
 
     print(f"Evaluating {args.checkpoint} over {args.episodes} episodes ({args.num_envs} environments)")
-    results = summarize(run_episodes(env, policy, args.episodes))
+    if video is None:
+        results = summarize(run_episodes(env, policy, args.episodes))
+    else:
+        with VideoRecorder(env, **video) as recorder:
+            results = summarize(run_episodes(env, policy, args.episodes, per_step=recorder))
+            if not recorder.done:
+                print(f"The evaluation ended before the video did; it has {recorder.frames} frames")
+            path = recorder.save()
+        print(f"Wrote {path} ({recorder.frames} frames, {recorder.render_seconds:.1f} s rendering and encoding)")
     for key, value in results.items():
         print(f"{key}: {value:.4f}")
 
     if runner is None:
         print("A distilled student is not exported (its point clouds are cast in the simulator)")
         return
-    export_dir = args.export_dir or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "exported")
+    export_dir = args.export_dir or os.path.join(run_dir, "exported")
     runner.export_policy_to_jit(export_dir, "policy.pt")
     runner.export_policy_to_onnx(export_dir, "policy.onnx")
     print(f"Exported TorchScript and ONNX policies to {export_dir}")

@@ -19,7 +19,7 @@ from isaac_tasks.base_env import BaseEnv
 from isaac_tasks.leap_grasp import rewards
 from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, action_space_class
 from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
-from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
+from isaac_tasks.leap_grasp.scene import OBJECT_BODY, VIDEO_CAMERAS, grasp_scene
 from isaac_tasks.math import quat_from_yaw
 from isaac_tasks.physics import make_backend
 from isaac_tasks.physics.interface import SceneQueries
@@ -31,6 +31,7 @@ _SHAPE_CODES = {"box": 0, "cylinder": 1, "capsule": 2, "sphere": 3, "ellipsoid":
 
 class LeapGraspEnv(BaseEnv):
     cfg: LeapGraspEnvCfg
+    video_cameras = VIDEO_CAMERAS
 
     def __init__(self, cfg: LeapGraspEnvCfg):
         cfg.validate()

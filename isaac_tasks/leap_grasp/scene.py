@@ -12,6 +12,15 @@ OBJECT_BODY = "object"
 # pushed back towards the base stays on it.
 TABLE_HALF_SIZE = (0.65, 0.6, 0.02)  # m
 TABLE_CENTER = (0.35, 0.0, -0.02)
+TABLE_RGBA = (0.55, 0.42, 0.3, 1.0)  # colours are for videos only
+OBJECT_RGBA = (0.95, 0.45, 0.1, 1.0)
+# Free cameras of videos (isaac_tasks/evaluation/video.py): the workspace above the table in front of the
+# robot, seen from beyond the table (front), from the robot's right (side) and from above (top).
+VIDEO_CAMERAS = {
+    "front": dict(lookat=(0.4, 0.0, 0.3), distance=1.45, azimuth=150.0, elevation=-20.0),
+    "side": dict(lookat=(0.4, 0.0, 0.3), distance=1.4, azimuth=90.0, elevation=-10.0),
+    "top": dict(lookat=(0.4, 0.0, 0.0), distance=1.5, azimuth=180.0, elevation=-89.0),
+}
 
 _SHAPES = {
     "box": mujoco.mjtGeom.mjGEOM_BOX,
@@ -30,6 +39,7 @@ def grasp_scene(obj: ObjectSpec) -> mujoco.MjSpec:
         type=mujoco.mjtGeom.mjGEOM_BOX,
         size=TABLE_HALF_SIZE,
         pos=TABLE_CENTER,
+        rgba=TABLE_RGBA,
         contype=1,
         conaffinity=1,
         friction=[1.0, 0.005, 0.0001],
@@ -42,6 +52,7 @@ def grasp_scene(obj: ObjectSpec) -> mujoco.MjSpec:
         size=obj.size,
         mass=obj.mass,
         friction=[obj.friction, 0.005, 0.0001],
+        rgba=OBJECT_RGBA,
         condim=4,
         contype=1,
         conaffinity=1,

@@ -22,6 +22,7 @@ from isaac_tasks.orca_cube.scene import (
     CUBE_BODY,
     CUBE_XY,
     PLATFORM_BODY,
+    VIDEO_CAMERAS,
     cube_scene,
     cube_start_height,
     platform_support_pos,
@@ -34,6 +35,7 @@ GRAVITY = -9.81
 
 class OrcaCubeEnv(BaseEnv):
     cfg: OrcaCubeEnvCfg
+    video_cameras = VIDEO_CAMERAS
 
     def __init__(self, cfg: OrcaCubeEnvCfg):
         cfg.validate()

@@ -12,6 +12,15 @@ PLATFORM_BODY = "platform"
 CUBE_GAP = 0.0125  # m
 CUBE_XY = (0.03, 0.0)
 PLATFORM_HALF_SIZE = (0.03, 0.03, 0.005)  # m
+CUBE_RGBA = (0.95, 0.45, 0.1, 1.0)  # colours are for videos only
+PLATFORM_RGBA = (0.3, 0.45, 0.7, 1.0)
+# Free cameras of videos (isaac_tasks/evaluation/video.py), aimed at the cube under the palm: from in front
+# of the fingertips and a little below the palm (front), from the hand's right (side), from above (top).
+VIDEO_CAMERAS = {
+    "front": dict(lookat=(0.0, 0.0, 0.285), distance=0.32, azimuth=150.0, elevation=-12.0),
+    "side": dict(lookat=(0.0, 0.0, 0.28), distance=0.45, azimuth=90.0, elevation=-5.0),
+    "top": dict(lookat=(-0.02, 0.0, 0.3), distance=0.5, azimuth=180.0, elevation=-89.0),
+}
 
 
 def cube_start_height(cube_size: float) -> float:
@@ -27,7 +36,9 @@ def platform_support_pos(cube_size: float) -> tuple[float, float, float]:
 def cube_scene(cube_size: float, cube_mass: float) -> mujoco.MjSpec:
     spec = orca_hand_spec(palm_down=True)
     platform = spec.worldbody.add_body(name=PLATFORM_BODY, pos=platform_support_pos(cube_size), mocap=True)
-    platform.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=PLATFORM_HALF_SIZE, contype=1, conaffinity=1)
+    platform.add_geom(
+        type=mujoco.mjtGeom.mjGEOM_BOX, size=PLATFORM_HALF_SIZE, contype=1, conaffinity=1, rgba=PLATFORM_RGBA
+    )
     cube = spec.worldbody.add_body(name=CUBE_BODY, pos=(*CUBE_XY, cube_start_height(cube_size)))
     cube.add_freejoint(name="cube_root")
     half = 0.5 * cube_size
@@ -37,6 +48,7 @@ def cube_scene(cube_size: float, cube_mass: float) -> mujoco.MjSpec:
         size=(half, half, half),
         mass=cube_mass,
         friction=(1.0, 0.005, 0.0001),
+        rgba=CUBE_RGBA,
         condim=4,
         contype=1,
         conaffinity=1,

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    import mujoco
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,17 @@ class PhysicsBackend(ABC):
         """(N, R) distance along each ray to the first surface of the current scene, inf for a miss.
 
         Rays are world-frame origins and unit directions, (N, R, 3) or broadcastable to it (depth cameras).
+        """
+
+    @abstractmethod
+    def render_data(
+        self, env_id: int, model: mujoco.MjModel | None = None, data: mujoco.MjData | None = None
+    ) -> tuple[mujoco.MjModel, mujoco.MjData]:
+        """Environment `env_id` as CPU MuJoCo structures for rendering: a copy of its model (its object
+        variant) and its current state with positions computed (poses of bodies, geoms, cameras, lights).
+
+        Pass back the pair a previous call returned for the same environment to reuse it: the model is
+        returned as it is and the data is overwritten with the current state.
         """
 
     # Per-environment physical parameters (domain randomization).

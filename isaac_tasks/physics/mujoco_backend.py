@@ -252,6 +252,12 @@ class MujocoBackend(SceneIndex, PhysicsBackend):
         dist, _ = self.batch.ray(origins.expand(shape).cpu().numpy(), directions.expand(shape).cpu().numpy())
         return torch.from_numpy(np.where(dist < 0, np.inf, dist)).float()
 
+    def render_data(self, env_id, model=None, data=None):
+        # The persistent batch holds each simulation's whole MjData, positions computed by the last step.
+        if model is None:
+            model = self.batch.get_model(env_id)
+        return model, self.batch.get_data(env_id, data)
+
     def set_friction(self, env_ids, body, friction) -> None:
         body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
         geoms = np.flatnonzero(self.model.geom_bodyid == body_id)

@@ -14,6 +14,7 @@ last substep's constraint solve, as in the CPU backend.
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import mujoco
 import mujoco_warp as mjw
@@ -112,6 +113,7 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
             torch.cuda.set_stream(wp.stream_to_torch(wp.get_stream(self._wp_device)))
         models = compile_variants(variants, queries.contact_pairs)
         self.model = models[0]
+        self._variant_models, self._variant_of_env = models, variant_of_env  # for rendering
         self._index(queries)
         self._index_on_device()
 
@@ -300,6 +302,21 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
                      wp.from_torch(geom[rows]), vec3[2])  # fmt: skip
         dist = dist[self._row]
         return torch.where(dist < 0, torch.inf, dist)
+
+    def render_data(self, env_id, model=None, data=None):
+        # The state comes from the device into a CPU MjData of the environment's variant.
+        if model is None:
+            model = copy.copy(self._variant_models[self._variant_of_env[env_id]])
+        if data is None:
+            data = mujoco.MjData(model)
+        row = self._row[env_id]
+        data.qpos[:] = self._qpos[row].cpu().numpy()
+        data.mocap_pos[:] = self._mocap_pos[row].cpu().numpy()
+        data.mocap_quat[:] = self._mocap_quat[row].cpu().numpy()
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_comPos(model, data)
+        mujoco.mj_camlight(model, data)
+        return model, data
 
     def set_friction(self, env_ids, body, friction) -> None:
         body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
