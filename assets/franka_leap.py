@@ -7,7 +7,7 @@ Write the generated MJCF for inspection: python -m assets.franka_leap out.xml
 Sources (numbers only, the code is ours):
 - joint origins, limits, effort limits and self-collision capsules: frankaemika/franka_ros,
   franka_description/robots/panda_arm.xacro (equivalent to Franka's published modified-DH table)
-- link masses/COM/inertia, joint armature/damping and servo gains (kp, kv = kp / 10):
+- link masses/COM/inertia, joint armature/damping and servo stiffness kp (damping is ours, see ARM_KV_PER_KP):
   google-deepmind/mujoco_menagerie, franka_emika_panda/panda_nohand.xml
 """
 
@@ -37,6 +37,9 @@ ARM_READY_POSE = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
 ARM_KP = (4500.0, 4500.0, 3500.0, 3500.0, 2000.0, 2000.0, 2000.0)
 ARM_EFFORT = (87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0)
 ARM_ARMATURE, ARM_DAMPING = 0.1, 1.0
+# Menagerie's kv = kp / 10 caps a saturated joint at effort / kv: 0.2 rad/s at the shoulder, 0.06 at the wrist
+# (the real arm reaches 2.2 and 2.6 rad/s); kp / 40 damps the stiff servos and lets the wrist turn.
+ARM_KV_PER_KP = 1 / 40
 FLANGE_POS = (0.0, 0.0, 0.107)
 # Hand mount: rotate the flange frame by -45 deg about z so the fingers point along world +x at ready.
 MOUNT_QUAT = rpy_quat((0.0, 0.0, -np.pi / 4))
@@ -162,6 +165,7 @@ def franka_leap_spec() -> mujoco.MjSpec:
     body = _add_arm_link(spec.worldbody, "panda_link0", LINK0)
     for i, (link, name, rng) in enumerate(zip(ARM_LINKS, ARM_JOINT_NAMES, ARM_JOINT_LIMITS), start=1):
         body = _add_arm_link(body, f"panda_link{i}", link)
+        body.gravcomp = 1.0  # the Franka's controller compensates the arm's weight (Isaac Lab disables its gravity)
         body.add_joint(name=name, axis=(0, 0, 1), range=rng, armature=ARM_ARMATURE, damping=ARM_DAMPING)
     flange = body.add_body(name="panda_flange", pos=FLANGE_POS)
     for name, rng, kp, effort in zip(ARM_JOINT_NAMES, ARM_JOINT_LIMITS, ARM_KP, ARM_EFFORT):
@@ -174,7 +178,7 @@ def franka_leap_spec() -> mujoco.MjSpec:
             forcerange=(-effort, effort),
             forcelimited=mujoco.mjtLimited.mjLIMITED_TRUE,
         )
-        act.set_to_position(kp=kp, kv=kp / 10)
+        act.set_to_position(kp=kp, kv=kp * ARM_KV_PER_KP)
     add_leap_hand(flange.add_body(name="leap_mount", quat=MOUNT_QUAT))
     add_leap_actuators(spec)
     spec.body(LEAP_PALM_BODY).gravcomp = 1.0  # the palm is arm payload (Franka compensates its load)

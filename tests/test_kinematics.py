@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from assets import kinematics_reference as ref
-from assets.franka_leap import ARM_JOINT_LIMITS, ARM_JOINT_NAMES, ARM_READY_POSE, ROBOT_JOINT_NAMES, franka_leap_spec
+from assets.franka_leap import (
+    ARM_JOINT_LIMITS,
+    ARM_JOINT_NAMES,
+    ARM_KV_PER_KP,
+    ARM_READY_POSE,
+    ROBOT_JOINT_NAMES,
+    franka_leap_spec,
+)
 from assets.leap_hand import (
     LEAP_FINGERTIP_BODIES,
     LEAP_FINGERTIP_SITES,
@@ -73,12 +80,14 @@ def test_leap_limits_gains_masses(robot: mujoco.MjModel) -> None:
 
 def test_arm_limits_and_gains(robot: mujoco.MjModel) -> None:
     np.testing.assert_allclose(ARM_JOINT_LIMITS, ref.PANDA_LIMITS)
-    for name, limits, kp, kv in zip(ARM_JOINT_NAMES, ref.PANDA_LIMITS, ref.PANDA_KP, ref.PANDA_KV):
+    for name, limits, kp in zip(ARM_JOINT_NAMES, ref.PANDA_LIMITS, ref.PANDA_KP):
         np.testing.assert_allclose(robot.jnt_range[robot.joint(name).id], limits)
         act = robot.actuator(name)
         np.testing.assert_allclose(act.ctrlrange, limits)
         assert act.gainprm[0] == kp
-        np.testing.assert_allclose(act.biasprm[:3], [0.0, -kp, -kv])
+        # damping is ours, lighter than the reference's kp / 10 so that a saturated joint can still move
+        np.testing.assert_allclose(act.biasprm[:3], [0.0, -kp, -kp * ARM_KV_PER_KP])
+    assert (ARM_KV_PER_KP * np.asarray(ref.PANDA_KP) < np.asarray(ref.PANDA_KV)).all()
 
 
 @pytest.mark.parametrize("model_name", ["hand", "robot"])

@@ -123,3 +123,24 @@ def test_a_diverged_environment_is_reset_counted_and_scores_nothing():
     assert all(torch.isfinite(v).all() for k, v in extras["log"].items() if isinstance(v, torch.Tensor))
     assert all(torch.isfinite(v).all() for v in obs.values())
     assert env.episode_length_buf[1] == 0  # reset to a new episode
+
+
+def test_palm_reaches_every_commanded_pose_over_the_table():
+    """The arm's servos and the differential IK bring the palm to a palm-down pose at any wrist yaw
+    (before the arm's damping was lightened, the wrist could not turn and the palm drifted away)."""
+    from isaac_tasks.math import axis_angle_from_quat, quat_conjugate, quat_from_yaw, quat_mul
+
+    env = make_env("Leap-Grasp-v0", num_envs=16, seed=0, action_space="abs_joint", disturbance_scale=1.0)
+    env.reset()
+    n = env.num_envs
+    target_quat = quat_mul(quat_from_yaw(torch.linspace(-1.5, 1.5, n)), torch.tensor([0.0, 1.0, 0.0, 0.0]).expand(n, 4))
+    fingers_open = -torch.ones(n, 16)
+    for _ in range(60):
+        s = env.physics.state
+        target = env.object_start_pos + torch.tensor([0.0, 0.0, 0.15])
+        position = (target - s.site_pos[:, 0]) / env.cfg.arm_translation_limit
+        rotation_error = axis_angle_from_quat(quat_mul(target_quat, quat_conjugate(s.site_quat[:, 0])))
+        rotation = rotation_error / env.cfg.arm_rotation_limit
+        env.step(torch.cat((position.clamp(-1, 1), rotation.clamp(-1, 1), fingers_open), dim=-1))
+    assert (target - s.site_pos[:, 0]).norm(dim=-1).max() < 0.02
+    assert rotation_error.norm(dim=-1).max() < 0.05

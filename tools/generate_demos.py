@@ -111,8 +111,13 @@ def main() -> None:
     parser.add_argument("--seed", type=cli.non_negative_int, default=0)
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
     parser.add_argument("--grasp_type", choices=("pinch", "power", "all"), default="all")
+    parser.add_argument(
+        "--disturbance_scale", type=float, default=1.0, help="joint disturbances, x the task's nominal (0: none)"
+    )
     parser.add_argument("--out", required=True, help="HDF5 file to write")
     args = parser.parse_args()
+    if not args.disturbance_scale >= 0:
+        parser.error(f"--disturbance_scale must be non-negative, got {args.disturbance_scale}")
 
     shard_dir = args.out + ".shards"
     os.makedirs(shard_dir, exist_ok=True)
@@ -127,7 +132,7 @@ def main() -> None:
         num_threads=args.num_threads,
         grasp_type=args.grasp_type,
         action_space="abs_joint",
-        disturbance_scale=0.0,
+        disturbance_scale=args.disturbance_scale,
     )
     script_cfg = ScriptedGraspCfg()
     generator = torch.Generator()
@@ -154,6 +159,9 @@ def main() -> None:
     print(
         f"scripted success: {success.mean():.3f} (pinch {success[~power].mean():.3f}, power {success[power].mean():.3f})"
     )
+    for name in dict.fromkeys(e.object for e in episodes):
+        mine = success[[e.object == name for e in episodes]]
+        print(f"  {name:12s} {mine.mean():.3f} ({len(mine)} demonstrations)")
 
 
 if __name__ == "__main__":

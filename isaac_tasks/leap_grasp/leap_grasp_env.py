@@ -60,6 +60,7 @@ class LeapGraspEnv(BaseEnv):
         limits = physics.joint_limits.to(device)
         self.arm_limits, self.finger_limits = limits[:NUM_ARM_JOINTS], limits[NUM_ARM_JOINTS:]
         self._ik_regularizer = cfg.ik_damping**2 * torch.eye(6, device=device)  # damped least squares
+        self._arm_home = torch.tensor(cfg.arm_home_pose, device=device)
         self.action_space = space_class(self)
         self.num_actions = self.action_space.num_actions
 
@@ -99,9 +100,13 @@ class LeapGraspEnv(BaseEnv):
             dim=-1,
         )
         jacobian = self.physics.site_jacobian(PALM_SITE)[:, :, :NUM_ARM_JOINTS].to(self.device)
-        jjt = jacobian @ jacobian.transpose(1, 2) + self._ik_regularizer
-        dq = (jacobian.transpose(1, 2) @ torch.linalg.solve(jjt, delta.unsqueeze(-1))).squeeze(-1)
+        jt = jacobian.transpose(1, 2)
+        jjt = jacobian @ jt + self._ik_regularizer
         q = self.physics.state.joint_pos[:, :NUM_ARM_JOINTS]
+        dq = (jt @ torch.linalg.solve(jjt, delta.unsqueeze(-1))).squeeze(-1)
+        # null-space pull towards the home posture keeps the arm away from its joint limits
+        posture = cfg.ik_posture_gain * (self._arm_home - q)
+        dq = dq + posture - (jt @ torch.linalg.solve(jjt, (jacobian @ posture.unsqueeze(-1)))).squeeze(-1)
         return torch.clamp(q + dq, self.arm_limits[:, 0], self.arm_limits[:, 1])
 
     # --- state, rewards, dones ----------------------------------------------------------------

@@ -39,6 +39,7 @@ class LeapGraspEnvCfg(BaseEnvCfg):
     arm_rotation_limit: float = 0.1  # rad per step
     finger_delta_limit: float = 0.1  # rad per step, relative joint pose
     ik_damping: float = 0.05  # damped least squares lambda
+    ik_posture_gain: float = 0.1  # per step, null-space pull of the arm joints towards arm_home_pose
     # latent and residual action spaces (agents/flow_steering.py)
     prior_checkpoint: str = ""  # a flow prior written by tools/train_prior.py
     latent_bound: float = 2.5  # latents are squashed into (-bound, bound)

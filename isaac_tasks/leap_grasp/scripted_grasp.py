@@ -1,18 +1,29 @@
-"""A scripted, human-like and imperfect grasp: the stand-in for teleoperated demonstrations.
+"""A scripted demonstrator that grasps like a teleoperator: the stand-in for human demonstrations.
 
-Per episode each environment draws its own timing, approach offset, yaw, aperture, closure and
-per-joint variation of the synergy; the script then moves the palm above the object, descends, closes
-the fingers with a synergy (all fingers for power objects, thumb and index for pinch objects) and
-lifts. Like a human hand, it cannot close its fingers through each other: where the closing motion
-would overlap fingers (in free air) by more than `max_finger_overlap`, the thumb's part of the synergy
-is scaled down, and failing that the closure is cut back. It reads
-privileged state and acts in the `abs_joint` action space; `command` gives the same action in the demonstration format (arm delta in
-[-1, 1], absolute finger targets in rad).
+It reads privileged state (object pose, shape, size, grasp family) and, per episode and environment,
+plans a grasp from the object's geometry with one of two strategies of its family:
+
+    power: "wrap"   palm over the object, all four fingers and the thumb close around it
+           "claw"   hand pitched towards the robot, fingertips hook over the far side, thumb on the near side
+    pinch: "pinch"  thumb against the index fingertip
+           "tripod" thumb against the index and middle fingertips
+
+Each strategy is a palm pose relative to the object's top (offsets along and across the fingers, height
+above the top, yaw about the vertical and a pitch), a pre-shape and a closing synergy; every number is
+drawn per episode from its range, so that no two demonstrations are alike. The script moves the palm
+above the grasp pose, descends, closes each finger until its tip touches the object or its servo is
+blocked (a force threshold: the servo torque kp x lag), squeezes a little further, then lifts. When the
+object slips out during the lift it opens, re-plans from where the object now lies and tries once more.
+
+Fingers never close through each other: the closing synergy is checked in free air with the
+penetration meter, and the thumb's part scaled down where it would pass through a finger by more than
+`max_finger_overlap`. The script acts in the `abs_joint` action space; `command` gives the same action
+in the demonstration format (arm delta in [-1, 1], absolute finger targets in rad).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
@@ -20,131 +31,308 @@ import torch
 
 from isaac_tasks.evaluation.penetration import PenetrationMeter, leap_hand_links
 from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
-from isaac_tasks.math import axis_angle_from_quat, quat_apply, quat_conjugate, quat_from_yaw, quat_mul
+from isaac_tasks.math import axis_angle_from_quat, quat_apply, quat_conjugate, quat_from_axis_angle, quat_mul
 
-# Finger synergies (rad), LEAP joint order: index, middle, ring (abd, flex, pip, dip), thumb (cmc, axl, mcp, ip).
-POWER_CLOSED = (0.0, 1.2, 1.0, 0.8, 0.0, 1.2, 1.0, 0.8, 0.0, 1.2, 1.0, 0.8, 1.3, 0.6, 0.5, 0.5)
-THUMB = slice(12, 16)
-PINCH_CLOSED = (0.0, 1.05, 0.9, 0.6, 0.0, 0.9, 0.8, 0.5, 0.0, 0.3, 0.3, 0.2, 1.5, 0.4, 0.6, 0.6)
-# Object centre in the palm frame (x along the fingers, z out of the palm) when the hand closes.
-POWER_GRASP_POINT = (0.01, 0.0, 0.055)
-PINCH_GRASP_POINT = (0.04, -0.02, 0.07)
+NUM_FINGERS = 16
+FINGER_OF_JOINT = torch.arange(NUM_FINGERS) // 4  # index, middle, ring, thumb
+FLEX_JOINTS = (1, 5, 9, 14)  # the joint of each finger whose lag measures its grip force
 PALM_DOWN = (0.0, 1.0, 0.0, 0.0)  # palm facing -z, fingers along +x
+
+# Closing synergies (rad), LEAP joint order: index, middle, ring (abd, flex, pip, dip), thumb (cmc, axl, mcp, ip).
+SYNERGIES = {
+    "wrap": (0.0, 1.3, 1.0, 0.8, 0.0, 1.3, 1.0, 0.8, 0.0, 1.3, 1.0, 0.8, 1.4, 0.6, 0.5, 0.5),
+    "claw": (0.0, 0.8, 1.1, 1.0, 0.0, 0.8, 1.1, 1.0, 0.0, 0.8, 1.1, 1.0, 1.4, 0.4, 0.6, 0.6),
+    "pinch": (0.0, 1.05, 0.9, 0.6, 0.0, 0.4, 0.3, 0.2, 0.0, 0.3, 0.3, 0.2, 1.5, 0.4, 0.6, 0.6),
+    "tripod": (0.1, 1.0, 0.9, 0.6, -0.1, 1.0, 0.9, 0.6, 0.0, 0.3, 0.3, 0.2, 1.5, 0.4, 0.6, 0.6),
+}
+# Fingers whose tips close onto the object in each strategy (index, middle, ring, thumb).
+ACTIVE_FINGERS = {
+    "wrap": (1, 1, 1, 1),
+    "claw": (1, 1, 1, 1),
+    "pinch": (1, 0, 0, 1),
+    "tripod": (1, 1, 0, 1),
+}
+FAMILY_STRATEGIES = {"power": ("wrap", "claw"), "pinch": ("pinch", "tripod")}
+STRATEGIES = tuple(SYNERGIES)
+
+
+@dataclass(kw_only=True)
+class StrategyRanges:
+    """Palm pose of a strategy relative to the object's top centre, each drawn uniformly per episode.
+
+    Offsets are in the hand's yaw frame (x along the fingers, y towards the thumb), in metres; `height` is
+    the palm surface above the object's top; `pitch` tilts the fingers down (rad); `yaw` turns the hand
+    about the vertical (rad, added to the object's yaw for boxes, free otherwise); `aperture` pre-shapes
+    the fingers as a fraction of the synergy.
+    """
+
+    along: tuple[float, float]
+    across: tuple[float, float]
+    height: tuple[float, float]
+    pitch: tuple[float, float]
+    yaw: tuple[float, float]
+    aperture: tuple[float, float] = (0.0, 0.25)
+    depth: tuple[float, float] = (0.0, 0.0)  # m, palm surface at least this far above the object's centre
+
+
+def _default_ranges() -> dict[str, StrategyRanges]:
+    return {
+        "wrap": StrategyRanges(along=(0.02, 0.05), across=(-0.02, 0.0), height=(0.0, 0.01), pitch=(0.05, 0.25), yaw=(-0.4, 0.4)),
+        "claw": StrategyRanges(along=(0.02, 0.04), across=(-0.01, 0.01), height=(0.0, 0.01), pitch=(0.2, 0.4), yaw=(-0.4, 0.4)),
+        # the thumb meets the index fingertip about 10 cm under the palm, 4.5 cm along and 3.5 cm to the thumb side
+        "pinch": StrategyRanges(
+            along=(0.035, 0.055), across=(-0.045, -0.025), height=(0.0, 0.01), pitch=(0.0, 0.1), yaw=(-0.4, 0.4), depth=(0.085, 0.1)
+        ),
+        "tripod": StrategyRanges(
+            along=(0.025, 0.045), across=(-0.04, -0.02), height=(0.0, 0.01), pitch=(0.0, 0.15), yaw=(-0.4, 0.4), depth=(0.07, 0.085)
+        ),
+    }
 
 
 @dataclass(kw_only=True)
 class ScriptedGraspCfg:
-    approach_steps: tuple[int, int] = (25, 40)
-    descend_steps: tuple[int, int] = (15, 25)
-    close_steps: tuple[int, int] = (8, 16)
-    pregrasp_height: tuple[float, float] = (0.06, 0.1)  # m above the grasp pose
-    offset_noise: float = 0.015  # m, uniform on each axis of the grasp point
-    yaw_noise: float = 0.3  # rad, approach direction about the vertical
-    aperture: tuple[float, float] = (0.0, 0.3)  # pre-shape, as a fraction of the closed synergy
-    closure: tuple[float, float] = (0.8, 1.15)  # final closure, fraction of the synergy
-    synergy_noise: float = 0.15  # rad, uniform per joint and episode: no two hands close alike
+    strategies: dict[str, StrategyRanges] = field(default_factory=_default_ranges)
+    approach_steps: tuple[int, int] = (25, 35)  # control steps to the pre-grasp pose
+    descend_steps: tuple[int, int] = (10, 16)
+    pregrasp_height: tuple[float, float] = (0.05, 0.09)  # m above the grasp pose
+    close_rate: tuple[float, float] = (0.06, 0.1)  # synergy fraction per control step
+    max_closure: float = 1.0  # synergy fraction at which a finger that met nothing stops
+    squeeze: tuple[float, float] = (0.25, 0.4)  # rad past first contact, on the flexion joints
+    contact_lag: float = 0.2  # rad of servo lag on a stalled flexion joint that counts as touching
+    blocked_speed: float = 0.3  # rad/s below which a lagging flexion joint is stalled, not still moving
+    settle_steps: tuple[int, int] = (3, 6)  # steps between the squeeze and the lift
+    lift_speed: float = 0.012  # m per control step
+    lift_height: float = 0.3  # m above the grasp pose
+    slip_distance: float = 0.05  # m the object may lag behind the palm while lifting before a re-try
+    max_tries: int = 2
     max_finger_overlap: float = 0.004  # m, finger-finger penetration allowed along the closing motion
-    lift_height: float = 0.3  # m
+
+
+# phases
+APPROACH, DESCEND, CLOSE, SETTLE, LIFT, RELEASE = range(6)
 
 
 class ScriptedGrasp:
+    """Batched over every environment of the task; `reset(env_ids)` plans, `command()` acts."""
+
     def __init__(self, env, cfg: ScriptedGraspCfg, generator: torch.Generator):
         self.env, self.cfg, self.generator = env, cfg, generator
         n, device = env.num_envs, env.device
+        self.device = device
         self.power = env.object_is_power
-        closed = torch.where(self.power.unsqueeze(-1), torch.tensor(POWER_CLOSED), torch.tensor(PINCH_CLOSED))
-        self.synergy = closed.to(device)
-        self.closed = self.synergy.clone()
-        point = torch.where(self.power.unsqueeze(-1), torch.tensor(POWER_GRASP_POINT), torch.tensor(PINCH_GRASP_POINT))
-        self.grasp_point = point.to(device)
-        self.phase_end = torch.zeros(n, 3, dtype=torch.long, device=device)  # approach, descend, close
-        self.offset = torch.zeros(n, 3, device=device)
-        self.target_quat = torch.zeros(n, 4, device=device)
+        sizes = env.object_properties[:, 1:4]
+        shape = env.object_properties[:, 4].long()
+        self.is_box = shape == 0
+        self.top_height = 2.0 * env.object_rest_height  # objects rest upright: the top is twice the centre
+        self.half_width = torch.where(self.is_box, sizes[:, :2].min(dim=-1).values, sizes[:, 0])
+        del sizes
+        self.strategy = torch.zeros(n, dtype=torch.long, device=device)
+        self.phase = torch.zeros(n, dtype=torch.long, device=device)
+        self.phase_step = torch.zeros(n, dtype=torch.long, device=device)
+        self.durations = torch.zeros(n, 3, dtype=torch.long, device=device)  # approach, descend, settle
+        self.tries = torch.zeros(n, dtype=torch.long, device=device)
+        self.grasp_pos = torch.zeros(n, 3, device=device)  # palm site target at the grasp
+        self.grasp_quat = torch.zeros(n, 4, device=device)
         self.pregrasp = torch.zeros(n, device=device)
         self.aperture = torch.zeros(n, device=device)
-        self.closure = torch.zeros(n, device=device)
+        self.close_rate = torch.zeros(n, device=device)
+        self.squeeze = torch.zeros(n, device=device)
+        self.synergy = torch.zeros(n, NUM_FINGERS, device=device)
+        self.active = torch.zeros(n, 4, dtype=torch.bool, device=device)
+        self.closure = torch.zeros(n, 4, device=device)  # per finger, synergy fraction
+        self.touched = torch.zeros(n, 4, dtype=torch.bool, device=device)
+        self.extra = torch.zeros(n, 4, device=device)  # squeeze added so far, per finger (rad on the flexion)
+        self.lift_z = torch.zeros(n, device=device)
+        self.palm_object_gap = torch.zeros(n, device=device)  # palm z - object z when the lift starts
+        self.fingers = torch.zeros(n, NUM_FINGERS, device=device)
+        self.plan = torch.zeros(n, 6, device=device)  # along, across, height, pitch, yaw offset, depth of the last plan
         self.meter = PenetrationMeter(grasp_scene(env.objects[0]), leap_hand_links(), OBJECT_BODY)
         model = self.meter.model
-        fingers = env.physics.queries.joints[-len(POWER_CLOSED) :]
-        self.finger_adr = model.jnt_qposadr[[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in fingers]]
+        joints = env.physics.queries.joints[-NUM_FINGERS:]
+        self.finger_adr = model.jnt_qposadr[[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in joints]]
+        self._feasible = {name: self._feasible_synergy(torch.tensor(s)) for name, s in SYNERGIES.items()}
+        self._synergies = torch.stack([self._feasible[name] for name in STRATEGIES]).to(device)
+        self._active = torch.tensor([ACTIVE_FINGERS[name] for name in STRATEGIES], dtype=torch.bool, device=device)
 
-    def _uniform(self, low: float, high: float, *shape: int) -> torch.Tensor:
-        return low + (high - low) * torch.rand(*shape, generator=self.generator, device=self.env.device)
+    # --- planning -----------------------------------------------------------------------------
+    def _uniform(self, low, high, n: int) -> torch.Tensor:
+        low = torch.as_tensor(low, dtype=torch.float32, device=self.device)
+        high = torch.as_tensor(high, dtype=torch.float32, device=self.device)
+        return low + (high - low) * torch.rand(n, generator=self.generator, device=self.device)
+
+    def _strategy_ranges(self, strategy: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(n, 2) low and high of every range for each environment's strategy."""
+        table = {
+            key: torch.tensor([getattr(self.cfg.strategies[s], key) for s in STRATEGIES], device=self.device)
+            for key in ("along", "across", "height", "pitch", "yaw", "aperture", "depth")
+        }
+        return {key: value[strategy] for key, value in table.items()}
 
     def reset(self, env_ids: torch.Tensor) -> None:
-        cfg, n = self.cfg, len(env_ids)
-        durations = [
-            torch.randint(lo, hi + 1, (n,), generator=self.generator)
-            for lo, hi in (cfg.approach_steps, cfg.descend_steps, cfg.close_steps)
-        ]
-        self.phase_end[env_ids] = torch.stack(durations, dim=-1).cumsum(dim=-1).to(self.env.device)
-        self.offset[env_ids] = self._uniform(-cfg.offset_noise, cfg.offset_noise, n, 3)
-        yaw = quat_from_yaw(self._uniform(-cfg.yaw_noise, cfg.yaw_noise, n))
-        self.target_quat[env_ids] = quat_mul(yaw, torch.tensor(PALM_DOWN, device=self.env.device).expand(n, 4))
-        self.pregrasp[env_ids] = self._uniform(*cfg.pregrasp_height, n)
-        self.aperture[env_ids] = self._uniform(*cfg.aperture, n)
-        self.closure[env_ids] = self._uniform(*cfg.closure, n)
-        noise = self._uniform(-cfg.synergy_noise, cfg.synergy_noise, n, self.synergy.shape[1])
-        self.closed[env_ids], self.closure[env_ids] = self._stop_at_finger_contact(
-            self.synergy[env_ids] + noise, self.closure[env_ids]
-        )
+        """Plan a fresh grasp for env_ids (at the start of their episodes)."""
+        env_ids = env_ids.to(self.device)
+        n = len(env_ids)
+        pick = (torch.rand(n, generator=self.generator, device=self.device) < 0.5).long()
+        power_choice = torch.tensor([STRATEGIES.index(s) for s in FAMILY_STRATEGIES["power"]], device=self.device)
+        pinch_choice = torch.tensor([STRATEGIES.index(s) for s in FAMILY_STRATEGIES["pinch"]], device=self.device)
+        self.strategy[env_ids] = torch.where(self.power[env_ids], power_choice[pick], pinch_choice[pick])
+        self.tries[env_ids] = 0
+        cfg = self.cfg
+        self.close_rate[env_ids] = self._uniform(*cfg.close_rate, n)
+        self.squeeze[env_ids] = self._uniform(*cfg.squeeze, n)
+        self._plan(env_ids)
 
-    def _apart_along_closing(self, closed: torch.Tensor, closure: torch.Tensor, steps: int = 12) -> np.ndarray:
-        """(...,) whether the fingers stay apart (free air) at every pose from open to `closure` x `closed` (..., 16)."""
-        amount = closure[..., None] * torch.linspace(1.0, 0.0, steps)
+    def _plan(self, env_ids: torch.Tensor) -> None:
+        """Grasp pose, pre-shape and timing from the object's current pose and geometry."""
+        cfg, n, s = self.cfg, len(env_ids), self.env.physics.state
+        strategy = self.strategy[env_ids]
+        r = self._strategy_ranges(strategy)
+        object_pos, object_quat = s.body_pos[env_ids, 0], s.body_quat[env_ids, 0]
+        object_yaw = _yaw_of(object_quat)
+        # boxes: fingers across the narrow side (the hand's x along the box's long side); round objects: any yaw
+        sizes = self.env.object_properties[env_ids, 1:3]
+        box_yaw = object_yaw + torch.where(sizes[:, 0] < sizes[:, 1], 0.5 * torch.pi, 0.0)
+        box_yaw = _wrap_half_turn(box_yaw)  # a box looks the same turned by half a turn: keep the wrist near home
+        base_yaw = torch.where(self.is_box[env_ids], box_yaw, 0.0)
+        yaw = base_yaw + self._uniform(r["yaw"][:, 0], r["yaw"][:, 1], n)
+        pitch = self._uniform(r["pitch"][:, 0], r["pitch"][:, 1], n)
+        yaw_quat = quat_from_axis_angle(torch.stack((torch.zeros(n), torch.zeros(n), yaw), -1).to(self.device))
+        pitch_quat = quat_from_axis_angle(torch.stack((torch.zeros(n), pitch, torch.zeros(n)), -1).to(self.device))
+        down = torch.tensor(PALM_DOWN, device=self.device).expand(n, 4)
+        self.grasp_quat[env_ids] = quat_mul(yaw_quat, quat_mul(pitch_quat, down))
+        along = self._uniform(r["along"][:, 0], r["along"][:, 1], n)
+        across = self._uniform(r["across"][:, 0], r["across"][:, 1], n)
+        offset = quat_apply(yaw_quat, torch.stack((-along, across, torch.zeros(n, device=self.device)), -1))
+        top = object_pos[:, 2] - self.env.object_rest_height[env_ids] + self.top_height[env_ids]
+        height = self._uniform(r["height"][:, 0], r["height"][:, 1], n)
+        depth = self._uniform(r["depth"][:, 0], r["depth"][:, 1], n)
+        palm_z = torch.maximum(top + height, object_pos[:, 2] + depth)
+        self.plan[env_ids] = torch.stack((along, across, height, pitch, yaw - base_yaw, depth), -1)
+        self.grasp_pos[env_ids] = torch.cat((object_pos[:, :2] + offset[:, :2], palm_z.unsqueeze(-1)), -1)
+        self.pregrasp[env_ids] = self._uniform(*cfg.pregrasp_height, n)
+        self.aperture[env_ids] = self._uniform(r["aperture"][:, 0], r["aperture"][:, 1], n)
+        self.synergy[env_ids] = self._synergies[strategy]
+        self.active[env_ids] = self._active[strategy]
+        durations = [
+            torch.randint(lo, hi + 1, (n,), generator=self.generator, device=self.device)
+            for lo, hi in (cfg.approach_steps, cfg.descend_steps, cfg.settle_steps)
+        ]
+        self.durations[env_ids] = torch.stack(durations, dim=-1)
+        self.phase[env_ids] = APPROACH
+        self.phase_step[env_ids] = 0
+        self.closure[env_ids] = self.aperture[env_ids].unsqueeze(-1)
+        self.touched[env_ids] = False
+        self.extra[env_ids] = 0.0
+
+    # --- free-air closing check ---------------------------------------------------------------
+    def _apart_along_closing(self, closed: torch.Tensor, steps: int = 12) -> np.ndarray:
+        """(...,) whether the fingers stay apart (free air) at every pose from open to `closed` (..., 16)."""
+        amount = torch.linspace(1.0, 0.0, steps)
         low, high = self.env.finger_limits.cpu().unbind(-1)
-        poses = torch.clamp(amount[..., None] * closed[..., None, :], low, high)
+        poses = torch.clamp(amount[:, None] * closed[..., None, :], low, high)
         qpos = np.tile(self.meter.model.qpos0, (poses[..., 0].numel(), 1))
         qpos[:, self.finger_adr] = poses.reshape(-1, poses.shape[-1]).numpy()
         depth = self.meter.measure(qpos).hand_hand.reshape(poses.shape[:-1])
         return (depth <= self.cfg.max_finger_overlap).all(axis=-1)
 
-    def _stop_at_finger_contact(self, closed: torch.Tensor, closure: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The synergy with the thumb's part scaled down, then the closure cut back, as far as needed for the
-        fingers to stay apart while closing: the thumb stops at the index, the other fingers still wrap."""
-        device, closed, closure = closed.device, closed.cpu(), closure.cpu()
-        thumb = torch.zeros(closed.shape[-1], dtype=torch.bool)
-        thumb[THUMB] = True
-        scales = torch.linspace(1.0, 0.0, 11)
-        candidates = torch.where(thumb, closed[:, None] * scales[:, None], closed[:, None])  # (n, scales, 16)
-        apart = self._apart_along_closing(candidates, closure[:, None].expand(-1, len(scales)))
-        pick = torch.from_numpy(np.where(apart.any(axis=1), apart.argmax(axis=1), len(scales) - 1))
-        closed = candidates[torch.arange(len(closed)), pick]
-        fractions = torch.linspace(1.0, 0.0, 12)
-        apart = self._apart_along_closing(closed[:, None].expand(-1, len(fractions), -1), closure[:, None] * fractions)
-        cut = torch.from_numpy(np.where(apart.any(axis=1), apart.argmax(axis=1), len(fractions) - 1))
-        return closed.to(device), (closure * fractions[cut]).to(device)
+    def _feasible_synergy(self, synergy: torch.Tensor) -> torch.Tensor:
+        """The synergy at full closure plus squeeze, with the thumb's part scaled down until the fingers
+        stay apart while closing in free air: the thumb stops at the index, the other fingers still wrap."""
+        thumb = FINGER_OF_JOINT == 3
+        reach = synergy * self.cfg.max_closure
+        scales = torch.linspace(1.0, 0.0, 21)
+        candidates = torch.where(thumb, reach * scales[:, None], reach)
+        apart = self._apart_along_closing(candidates)
+        scale = scales[int(np.argmax(apart))] if apart.any() else 0.0
+        return torch.where(thumb, synergy * scale, synergy)
 
+    # --- acting -------------------------------------------------------------------------------
     def command(self) -> torch.Tensor:
         """(N, 22): arm delta pose in [-1, 1] and absolute finger targets for the current state."""
-        env, s = self.env, self.env.physics.state
-        step = env.episode_length_buf.unsqueeze(-1)
-        approach, descend, close = self.phase_end.unbind(-1)
-        t = env.episode_length_buf
-        # palm target: the grasp pose over the object, raised while approaching; once closed, the grasp
-        # pose over the object's start position raised by the lift height
-        lifting = (t >= close).unsqueeze(-1)
-        object_pos = torch.where(lifting, env.object_start_pos, s.body_pos[:, 0])
-        palm_target = object_pos - quat_apply(self.target_quat, self.grasp_point + self.offset)
-        descend_frac = ((t - approach).float() / (descend - approach).float()).clamp(0.0, 1.0)
-        raise_z = torch.where(
-            lifting.squeeze(-1),
-            torch.full_like(self.pregrasp, self.cfg.lift_height),
-            self.pregrasp * (1.0 - descend_frac),
-        )
-        palm_target[:, 2] += raise_z
+        env, cfg, s = self.env, self.cfg, self.env.physics.state
+        self._advance(s)
+        phase, step = self.phase, self.phase_step.float()
+        approach, descend, _ = self.durations.float().unbind(-1)
+        above = self.grasp_pos.clone()
+        above[:, 2] += self.pregrasp
+        palm_target = torch.where((phase == APPROACH).unsqueeze(-1), above, self.grasp_pos)
+        going_down = phase == DESCEND
+        palm_target[:, 2] += torch.where(going_down, self.pregrasp * (1.0 - step / descend).clamp(min=0.0), 0.0)
+        palm_target[:, 2] += torch.where(phase == LIFT, self.lift_z, 0.0)
+        palm_target[:, 2] += torch.where(phase == RELEASE, self.pregrasp, 0.0)
         position = (palm_target - s.site_pos[:, 0]) / env.cfg.arm_translation_limit
-        rotation_error = axis_angle_from_quat(quat_mul(self.target_quat, quat_conjugate(s.site_quat[:, 0])))
+        rotation_error = axis_angle_from_quat(quat_mul(self.grasp_quat, quat_conjugate(s.site_quat[:, 0])))
         rotation = rotation_error / env.cfg.arm_rotation_limit
-        # fingers: pre-shape, then close with the synergy
-        close_frac = ((step - descend.unsqueeze(-1)).float() / (close - descend).unsqueeze(-1).float()).clamp(0.0, 1.0)
-        amount = self.aperture.unsqueeze(-1) + (self.closure - self.aperture).unsqueeze(-1) * close_frac
-        low, high = env.finger_limits.unbind(-1)
-        fingers = torch.clamp(amount * self.closed, low, high)
-        return torch.cat((position.clamp(-1.0, 1.0), rotation.clamp(-1.0, 1.0), fingers), dim=-1)
+        self.fingers = self._finger_targets()
+        return torch.cat((position.clamp(-1.0, 1.0), rotation.clamp(-1.0, 1.0), self.fingers), dim=-1)
+
+    def _finger_targets(self) -> torch.Tensor:
+        closure = self.closure[:, FINGER_OF_JOINT.to(self.device)]
+        flex = torch.zeros(NUM_FINGERS, device=self.device)
+        flex[list(FLEX_JOINTS)] = 1.0
+        extra = self.extra[:, FINGER_OF_JOINT.to(self.device)] * flex
+        open_hand = (self.phase == RELEASE).unsqueeze(-1)
+        targets = torch.where(open_hand, 0.0, closure * self.synergy + extra)
+        low, high = self.env.finger_limits.unbind(-1)
+        return torch.clamp(targets, low, high)
+
+    def _advance(self, s) -> None:
+        """Move every environment's phase on from what its hand and the object now do."""
+        cfg = self.cfg
+        self.phase_step += 1
+        phase, step = self.phase, self.phase_step
+        approach, descend, settle = self.durations.unbind(-1)
+        nxt = phase.clone()
+        nxt = torch.where((phase == APPROACH) & (step >= approach), DESCEND, nxt)
+        nxt = torch.where((phase == DESCEND) & (step >= descend), CLOSE, nxt)
+        # closing: each active finger closes until its tip touches or its servo is blocked, then squeezes
+        closing = phase == CLOSE
+        tip_contact = s.in_contact[:, :4]
+        flex = [7 + j for j in FLEX_JOINTS]
+        blocked = s.joint_vel[:, flex].abs() < cfg.blocked_speed
+        lag = ((self.fingers[:, list(FLEX_JOINTS)] - s.joint_pos[:, flex]) > cfg.contact_lag) & blocked
+        self.touched |= closing.unsqueeze(-1) & (tip_contact | lag) & self.active
+        free = closing.unsqueeze(-1) & ~self.touched & (self.closure < cfg.max_closure)
+        self.closure += free * self.close_rate.unsqueeze(-1)
+        stopped = self.touched | ~self.active | (self.closure >= cfg.max_closure)
+        squeezing = closing.unsqueeze(-1) & self.touched
+        self.extra = torch.where(squeezing, (self.extra + 0.1).minimum(self.squeeze.unsqueeze(-1)), self.extra)
+        done_closing = stopped.all(-1) & ((self.extra >= self.squeeze.unsqueeze(-1)) | ~self.touched).all(-1)
+        # the passive fingers of a pinch close with the active ones, to their own share of the synergy
+        passive = ~self.active
+        self.closure = torch.where(closing.unsqueeze(-1) & passive, self.closure.max(-1, keepdim=True).values.clamp(max=1.0), self.closure)
+        nxt = torch.where(closing & done_closing, SETTLE, nxt)
+        nxt = torch.where((phase == SETTLE) & (step >= settle), LIFT, nxt)
+        object_z = s.body_pos[:, 0, 2]
+        starting_lift = (nxt == LIFT) & (phase != LIFT)
+        self.palm_object_gap = torch.where(starting_lift, s.site_pos[:, 0, 2] - object_z, self.palm_object_gap)
+        self.lift_z = torch.where(starting_lift, 0.0, self.lift_z)
+        lifting = phase == LIFT
+        self.lift_z = torch.where(lifting, (self.lift_z + cfg.lift_speed).clamp(max=cfg.lift_height), self.lift_z)
+        slipped = lifting & (s.site_pos[:, 0, 2] - object_z - self.palm_object_gap > cfg.slip_distance)
+        retry = slipped & (self.tries + 1 < cfg.max_tries)
+        nxt = torch.where(retry, RELEASE, nxt)
+        release_done = (phase == RELEASE) & (step >= 8)
+        changed = nxt != phase
+        self.phase = nxt
+        self.phase_step = torch.where(changed, 0, self.phase_step)
+        if release_done.any():
+            ids = release_done.nonzero().squeeze(-1)
+            self.tries[ids] += 1
+            self._plan(ids)
 
     def actions(self, command: torch.Tensor) -> torch.Tensor:
         """The command in the `abs_joint` action space."""
         low, high = self.env.finger_limits.unbind(-1)
         fingers = 2.0 * (command[:, 6:] - low) / (high - low) - 1.0
         return torch.cat((command[:, :6], fingers), dim=-1)
+
+
+def _yaw_of(quat: torch.Tensor) -> torch.Tensor:
+    w, x, y, z = quat.unbind(-1)
+    return torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def _wrap_half_turn(angle: torch.Tensor) -> torch.Tensor:
+    """The angle plus a multiple of pi, in [-pi/2, pi/2)."""
+    return torch.remainder(angle + 0.5 * torch.pi, torch.pi) - 0.5 * torch.pi
