@@ -20,9 +20,9 @@ to; robomimic cannot build the environment itself) and `env_kwargs` (how the dat
 demonstrations the task's config, the scripted demonstrator's config and the seed). robomimic's
 `SequenceDataset` reads these files as they are, with or without `filter_by_attribute="train"`/`"valid"`.
 
-Files of format version 1 (no next_obs, rewards, dones or masks) are refused: regenerate them with
-tools/generate_demos.py. Real teleoperation data converted to this layout (same keys, shapes and units)
-drops straight in.
+Files of older format versions are refused with a message to regenerate them with tools/generate_demos.py:
+version 1 had no next_obs, rewards, dones or masks, version 2 no `object_geometry` observation. Real
+teleoperation data converted to this layout (same keys, shapes and units) drops straight in.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import h5py
 import numpy as np
 import torch
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 NUM_ACTIONS = 22
 OBS_FIELDS = {
     "joint_pos": 23,  # 7 arm + 16 finger joint positions (rad)
@@ -47,7 +47,12 @@ OBS_FIELDS = {
     "object_pos": 3,
     "object_quat": 4,
     "fingertip_contact": 4,  # index, middle, ring, thumb touching the object
+    # the object's 3 MuJoCo primitive half-sizes (m; unused ones 0) and a one-hot of its shape (box, cylinder,
+    # capsule, sphere, ellipsoid): the task's `object_geometry`, constant over an episode (format version 3)
+    "object_geometry": 8,
 }
+# What each older format version lacks; such files are refused with a message to regenerate them.
+OLD_FORMATS = {1: "no next_obs, rewards, dones or train/valid masks", 2: "no object_geometry observation"}
 STATE_FIELDS = ("joint_pos", "joint_vel", "object_pos", "object_quat", "object_lin_vel", "object_ang_vel")
 ROBOMIMIC_GYM_TYPE = 2  # robomimic.envs.env_base.EnvType.GYM_TYPE (ROBOSUITE_TYPE = 1, IG_MOMART_TYPE = 3)
 SPLIT_SEED = 0  # the permutation behind /mask/train and /mask/valid
@@ -203,10 +208,9 @@ def load_demos(path: str, task: str) -> list[Episode]:
         if data.attrs.get("env_name") != task:
             raise DemoFormatError(f"{path}: /data env_name is '{data.attrs.get('env_name')}', expected '{task}'")
         version = data.attrs.get("format_version")
-        if version == 1:
+        if version in OLD_FORMATS:
             raise DemoFormatError(
-                f"{path}: format version 1 (no next_obs, rewards, dones or train/valid masks); "
-                "regenerate it with tools/generate_demos.py"
+                f"{path}: format version {version} ({OLD_FORMATS[version]}); regenerate it with tools/generate_demos.py"
             )
         if version != FORMAT_VERSION:
             raise DemoFormatError(f"{path}: /data format_version is {version}, expected {FORMAT_VERSION}")

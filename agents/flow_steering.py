@@ -1,13 +1,15 @@
 """Residual Flow Steering and its ablations as action spaces of Leap-Grasp-v0 (paper 000, Sec. 4; Table 2).
 
-The policy's output is split into [arm delta (hand prior only) | latent a0 (2 steps) | residual]:
+The policy's output is split into [arm delta (hand prior only) | latent a0 (horizon steps) | residual]:
 
-    executed = Push(s, a0) + residual          (first of the two predicted steps)
+    executed = Push(s, a0) + residual          (first of the `horizon` predicted steps; the paper's 2)
 
 with a0 squashed into (-latent_bound, latent_bound) when the policy steers it (RFS, DSRL) and drawn
 from N(0, I) each step when it does not (residual RL). The frozen prior's condition comes from the
 task's physics state. A zero policy output executes the prior's deterministic push (a0 = 0) with no
-residual; the residual outputs of the actor start at zero (`zero_init_dims`).
+residual; the residual outputs of the actor start at zero (`zero_init_dims`). A prior trained with another
+horizon (tools/train_prior.py --horizon) widens the latent to horizon x action_dim; `rfs_chunk_hand` then
+executes all its steps per decision.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import torch
 from agents import prior_data
 from agents.flow_matching import FlowPrior
 from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, NUM_FINGER_JOINTS, ActionSpace, ChunkedActionSpace
-
-TASK = "Leap-Grasp-v0"
 
 
 class FlowSteering(ActionSpace):
@@ -35,17 +35,13 @@ class FlowSteering(ActionSpace):
                 "(train one with tools/train_prior.py)"
             )
         self.prior, metadata = FlowPrior.load(cfg.prior_checkpoint)
-        expected = prior_data.VARIANTS[self.variant]
-        found = {key: self.prior.config[key] for key in expected}
-        if metadata.get("task") != TASK or metadata.get("variant") != self.variant or found != expected:
-            raise ValueError(
-                f"{cfg.prior_checkpoint} is a '{metadata.get('variant')}' prior of {metadata.get('task')} with {found}; "
-                f"action space '{cfg.action_space}' needs a '{self.variant}' prior of {TASK} with {expected}"
-            )
+        user = f"action space '{cfg.action_space}'"
+        prior_data.check_prior(cfg.prior_checkpoint, self.prior.config, metadata, self.variant, user)
         self.prior.eval().requires_grad_(False)
-        self.action_dim = expected["action_dim"]
+        self.action_dim = prior_data.VARIANTS[self.variant]["action_dim"]
+        self.horizon = self.prior.horizon  # steps the prior predicts; the latent covers all of them
         self.arm_dim = NUM_ARM_ACTIONS if self.variant == "hand" else 0
-        self.latent_dim = prior_data.HORIZON * self.action_dim if self.steer_latent else 0
+        self.latent_dim = self.horizon * self.action_dim if self.steer_latent else 0
         task_dim = NUM_FINGER_JOINTS if self.variant == "hand" else NUM_ARM_ACTIONS + NUM_FINGER_JOINTS
         self.residual_dim = task_dim if self.residual else 0
         self.num_actions = self.arm_dim + self.latent_dim + self.residual_dim
@@ -55,16 +51,16 @@ class FlowSteering(ActionSpace):
         self.residual_scale = scale.to(env.device)
 
     def latent(self, actions: torch.Tensor) -> torch.Tensor:
-        """(N, 2, action_dim) a0: the policy's, squashed, or N(0, I)."""
+        """(N, horizon, action_dim) a0: the policy's, squashed, or N(0, I)."""
         n, bound = len(actions), self.env.cfg.latent_bound
         if not self.steer_latent:
-            shape = (n, prior_data.HORIZON, self.action_dim)
+            shape = (n, self.horizon, self.action_dim)
             return torch.randn(shape, generator=self.env.generator, device=self.env.device)
         raw = actions[:, self.arm_dim : self.arm_dim + self.latent_dim]
-        return (bound * torch.tanh(raw / bound)).view(n, prior_data.HORIZON, self.action_dim)
+        return (bound * torch.tanh(raw / bound)).view(n, self.horizon, self.action_dim)
 
     def predicted_step(self, actions: torch.Tensor) -> torch.Tensor:
-        """(N, action_dim) the prior's action for this step: the first of its two."""
+        """(N, action_dim) the prior's action for this step: the first of its `horizon`."""
         with torch.no_grad():
             return self.prior.push(prior_data.env_condition(self.variant, self.env), self.latent(actions))[:, 0]
 
@@ -111,9 +107,14 @@ class ResidualHandArm(FlowSteering):
 
 
 class RFSChunkHand(ChunkedActionSpace, RFSHand):
-    """RFS (hand) executing both predicted finger steps, each with the residual, per policy decision."""
+    """RFS (hand) executing all the prior's predicted finger steps (its horizon: 2 as the paper), each with
+    the residual, per policy decision."""
 
-    chunk_length = prior_data.HORIZON
+    chunk_length = prior_data.HORIZON  # a horizon-2 prior's; an instance takes its prior's horizon
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.chunk_length = self.horizon  # read by make_env when it wraps the task in ChunkedEnv
 
     def plan(self, actions, fresh):
         with torch.no_grad():

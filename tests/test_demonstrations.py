@@ -48,7 +48,7 @@ def test_robomimic_layout_round_trip(tmp_path):
     write_demos(path, TASK, episodes, env_args={"seed": 7})
     with h5py.File(path, "r") as f:
         data = f["data"]
-        assert data.attrs["total"] == sum(len(e) for e in episodes) and data.attrs["format_version"] == 2
+        assert data.attrs["total"] == sum(len(e) for e in episodes) and data.attrs["format_version"] == 3
         assert json.loads(data.attrs["env_args"]) == {"env_name": TASK, "type": 2, "env_kwargs": {"seed": 7}}
         assert sorted(data) == sorted(f"demo_{i}" for i in range(12))  # robomimic takes every key for a demo
         demo = data["demo_3"]
@@ -130,6 +130,11 @@ def _masks(f, train, valid):
         (lambda f: f["data"].attrs.__setitem__("total", 3), "/data total is 3"),
         (lambda f: f["data"].attrs.__setitem__("env_args", "{}"), "env_args lacks robomimic's env_name"),
         (lambda f: f["data"].attrs.__setitem__("format_version", 1), "format version 1 (no next_obs"),
+        (
+            lambda f: f["data"].attrs.__setitem__("format_version", 2),
+            "format version 2 (no object_geometry observation); regenerate it with tools/generate_demos.py",
+        ),
+        (lambda f: f["data/demo_0/obs"].__delitem__("object_geometry"), "/data/demo_0/obs/object_geometry is missing"),
     ],
 )
 def test_malformed_files_are_refused_naming_file_and_field(tmp_path, damage, message):
@@ -140,7 +145,7 @@ def test_malformed_files_are_refused_naming_file_and_field(tmp_path, damage, mes
         damage(f)
     with pytest.raises(DemoFormatError) as error:
         load_demos(path, TASK)
-    assert path in str(error.value) and message in str(error.value)
+    assert path in str(error.value) and message in str(error.value) and "\n" not in str(error.value)
 
 
 def _replace(f, name, value):
@@ -195,10 +200,21 @@ def test_generation_resumes_after_interruption_without_loss_or_duplicates(tmp_pa
 
 
 def test_generate_load_train_push_round_trip(tmp_path):
-    result = tool("--num_demos", "4", "--num_envs", "4", "--out", str(tmp_path / "d.hdf5"), cwd=tmp_path)
+    from assets.objects import object_set
+
+    video = ["--video", "--video_length", "4", "--video_envs", "2", "--video_resolution", "32x24"]
+    result = tool("--num_demos", "4", "--num_envs", "4", "--out", str(tmp_path / "d.hdf5"), *video, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    # the demonstrator filmed in a rollout of its own, next to the output by default
+    assert f"Wrote {tmp_path / 'd.mp4'} (the scripted demonstrator)" in result.stdout
+    assert mp4_frames(str(tmp_path / "d.mp4")).shape == (4, 24, 2 * 32 + 2, 3)
     episodes = load_demos(str(tmp_path / "d.hdf5"), TASK)
     assert len(episodes) == 4 and {e.grasp_type for e in episodes} <= {"pinch", "power"}
+    shapes = ("box", "cylinder", "capsule", "sphere", "ellipsoid")
+    for e, obj in zip(episodes, object_set(), strict=False):  # environment i holds object i
+        geometry = e.obs["object_geometry"]
+        assert e.object == obj.name and (geometry == geometry[0]).all()  # constant over the episode
+        np.testing.assert_allclose(geometry[0], [*obj.size, *np.eye(5)[shapes.index(obj.shape)]], rtol=1e-6)
     assert all(np.abs(e.actions[:, :6]).max() <= 1.0 for e in episodes)  # arm deltas within the task's limits
     for e in episodes:
         assert e.rewards.shape == (len(e),) and e.dones.tolist() == [0] * (len(e) - 1) + [1]
@@ -209,6 +225,14 @@ def test_generate_load_train_push_round_trip(tmp_path):
     for variant, spec in prior_data.VARIANTS.items():
         cond, actions = prior_data.dataset(variant, episodes, rotation_limit=0.1)
         assert cond.shape[1] == spec["cond_dim"] and actions.shape[1:] == (2, spec["action_dim"])
+        assert len(cond) == sum(len(e) - 1 for e in episodes)
+        if variant == "hand_arm":  # object pose, geometry, joint positions, joint velocities
+            e = episodes[0]
+            np.testing.assert_allclose(cond[: len(e) - 1, 7:15].numpy(), e.obs["object_geometry"][:-1])
+            np.testing.assert_allclose(cond[: len(e) - 1, 15:38].numpy(), e.obs["joint_pos"][:-1])
+        chunks = prior_data.dataset(variant, episodes, 0.1, horizon=3)[1]
+        assert chunks.shape == (sum(len(e) - 2 for e in episodes), 3, spec["action_dim"])
+        torch.testing.assert_close(chunks[:, :2], actions[_windows(episodes, 3)])
         model = FlowPrior(horizon=2, hidden_dims=(64, 64), **spec)
         losses = train_flow_prior(
             model, cond, actions, num_steps=200, batch_size=128, generator=torch.Generator().manual_seed(0)
@@ -220,6 +244,23 @@ def test_generate_load_train_push_round_trip(tmp_path):
         a0 = torch.randn(len(cond[:8]), 2, spec["action_dim"])
         torch.testing.assert_close(loaded.push(cond[:8], a0), model.push(cond[:8], a0))
         assert metadata["variant"] == variant
+
+
+def _windows(episodes, horizon):
+    """Indices, among the horizon-2 windows, of the windows that start a horizon-`horizon` one."""
+    index, start = [], 0
+    for e in episodes:
+        index += range(start, start + len(e) - horizon + 1)
+        start += len(e) - 1
+    return torch.tensor(index)
+
+
+def mp4_frames(path: str) -> np.ndarray:
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(path)
+    width, height = next(reader)["size"]
+    return np.stack([np.frombuffer(frame, np.uint8).reshape(height, width, 3) for frame in reader])
 
 
 def test_scripted_hand_closes_without_fingers_through_each_other():
@@ -249,13 +290,47 @@ def test_scripted_hand_closes_without_fingers_through_each_other():
 def test_train_prior_evaluates_the_prior_alone_with_penetration(demos, tmp_path):
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tools", "train_prior.py"), "--demos", demos, "--variant", "hand_arm",
-         "--num_steps", "20", "--batch_size", "32", "--eval_episodes", "4", "--num_envs", "4",
-         "--log_root", str(tmp_path)],
+         "--num_steps", "20", "--batch_size", "32", "--eval_episodes", "4", "--num_envs", "4", "--horizon", "3",
+         "--log_root", str(tmp_path), "--video", "--video_length", "5", "--video_envs", "2",
+         "--video_resolution", "32x24"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     (report,) = tmp_path.glob("hand_arm/*/eval.json")
     results = json.loads(report.read_text())
     assert results["episodes"] == 4 and 0.0 <= results["success_rate"] <= 1.0
-    assert 0.0 <= results["infeasible_fraction"] <= 1.0
+    assert 0.0 <= results["infeasible_fraction"] <= 1.0 and results["horizon"] == 3
     (checkpoint,) = tmp_path.glob("hand_arm/*/prior_20.pt")
+    assert FlowPrior.load(str(checkpoint))[0].horizon == 3
+    video = checkpoint.parent / "prior.mp4"  # the default path: the prior acting alone in its evaluation
+    assert f"Wrote {video} (5 frames" in result.stdout
+    assert mp4_frames(str(video)).shape == (5, 24, 2 * 32 + 2, 3)
+
+
+def test_prior_alone_replans_every_horizon_steps_and_executes_its_chunks():
+    from isaac_tasks import make_env
+
+    env = make_env(TASK, num_envs=3, num_threads=1, action_space="abs_joint", episode_length_s=0.35)  # 7 steps
+    model = FlowPrior(horizon=3, hidden_dims=(16,), **prior_data.VARIANTS["hand_arm"])
+    sampled, sample = [], model.sample
+
+    def counting_sample(cond, generator=None):
+        sampled.append(sample(cond, generator))
+        return sampled[-1]
+
+    model.sample = counting_sample
+    policy = prior_data.PriorPolicy(model, "hand_arm", env, generator=torch.Generator().manual_seed(0))
+    planned_at = []
+    with torch.no_grad():
+        env.reset()
+        for step in range(14):  # two episodes each
+            calls = len(sampled)
+            action = policy()
+            if len(sampled) > calls:
+                planned_at.append(step)
+            chunk = sampled[-1]
+            arm, fingers = prior_data.arm_and_fingers("hand_arm", chunk[:, (step % 7) % 3], env.cfg.arm_rotation_limit)
+            torch.testing.assert_close(action[:, :6], arm)  # the chunk's actions, one after the other
+            env.step(action)
+    assert planned_at == [0, 3, 6, 7, 10, 13] and policy.plans == 6  # each episode: steps 0, 3, 6
+    assert all(len(chunk) == 3 for chunk in sampled)

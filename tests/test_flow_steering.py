@@ -132,3 +132,53 @@ def test_pca_reconstructs_its_demonstrations_and_drives_the_hand(demos, trains_w
     assert trains_with_runner(env, num_steps_per_env=8, iterations=1)
     with pytest.raises(ValueError, match="needs demonstrations"):
         make_env("Leap-Grasp-v0", num_envs=2, action_space="pca")
+
+
+def small_prior(path, variant, horizon=2, cond_dim=None):
+    """An untrained prior saved at `path` (cond_dim overrides today's condition width, e.g. an old prior's)."""
+    from agents.flow_matching import FlowPrior
+
+    dims = {**prior_data.VARIANTS[variant], **({"cond_dim": cond_dim} if cond_dim else {})}
+    FlowPrior(horizon=horizon, hidden_dims=(16,), **dims).save(str(path), {"task": "Leap-Grasp-v0", "variant": variant})
+    return str(path)
+
+
+def test_hand_arm_condition_tells_objects_apart(priors):
+    env = env_for("rfs_hand_arm", priors)
+    s, geometry = env.physics.state, env.object_geometry
+    names = [env.objects[int(i)].name for i in env.object_index]
+    assert geometry.shape == (env.num_envs, 8) and len(set(names)) == env.num_envs
+    for i, obj in enumerate(env.objects[: env.num_envs]):  # environment i holds object i
+        assert geometry[i, :3].tolist() == pytest.approx(list(obj.size))
+        assert geometry[i, 3:].sum() == 1 and geometry[i, 3:].argmax() == env.object_properties[i, 4]
+    cond = prior_data.env_condition("hand_arm", env)
+    assert cond.shape == (env.num_envs, prior_data.VARIANTS["hand_arm"]["cond_dim"]) == (env.num_envs, 61)
+    torch.testing.assert_close(cond[:, 7:15], geometry)
+    # the same robot state and object pose with two different objects: two different conditions
+    same = lambda x: x[:1].expand(2, -1)  # noqa: E731
+    pose = torch.cat((s.body_pos[:, 0], s.body_quat[:, 0]), -1)
+    two = prior_data.condition("hand_arm", same(s.joint_pos), same(s.joint_vel), same(pose), geometry[:2])
+    assert not torch.equal(two[0], two[1]) and torch.equal(two[0, 15:], two[1, 15:])
+    # the paper's hand prior sees the finger joints only
+    torch.testing.assert_close(prior_data.env_condition("hand", env), s.joint_pos[:, 7:])
+
+
+def test_a_prior_with_the_old_condition_is_refused_in_one_line(tmp_path):
+    old = small_prior(tmp_path / "old.pt", "hand_arm", cond_dim=53)
+    with pytest.raises(ValueError) as error:
+        make_env("Leap-Grasp-v0", num_envs=2, action_space="rfs_hand_arm", prior_checkpoint=old)
+    message = str(error.value)
+    assert "\n" not in message and old in message and "'cond_dim': 53" in message and "'cond_dim': 61" in message
+    assert "retrain it with tools/train_prior.py" in message
+
+
+def test_spaces_follow_the_horizon_of_their_prior(tmp_path):
+    """A prior of horizon 3: the latent covers 3 steps; rfs_chunk_hand executes 3 steps per decision."""
+    paths = {v: small_prior(tmp_path / f"{v}.pt", v, horizon=3) for v in ("hand", "hand_arm")}
+    sizes = {"rfs_hand": 6 + 16 * 3 + 16, "dsrl_hand_arm": 23 * 3, "residual_hand_arm": 22, "rfs_chunk_hand": 70}
+    for space, size in sizes.items():
+        env = env_for(space, paths, num_envs=2)
+        assert env.num_actions == size and env.action_space.latent(torch.zeros(2, size)).shape[1] == 3
+        _, reward, _, _ = env.step(torch.randn(env.num_envs, env.num_actions))
+        assert torch.isfinite(reward).all()
+    assert env.chunk_length == 3 and env.env.episode_length_buf.tolist() == [3, 3]  # rfs_chunk_hand, last

@@ -145,3 +145,71 @@ def test_render_data_is_the_environment_state(grasp_env):
         again = physics.render_data(env_id, model, data)
         assert again[0] is model and again[1] is data
     assert not np.array_equal(*sizes)  # environments 0 and 1 hold different objects
+
+
+@pytest.fixture
+def tool_main(monkeypatch):
+    """A tool's module, run in this process with `forbidden` functions (the work) replaced by failures."""
+    import importlib.util
+
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "tools"))
+    monkeypatch.syspath_prepend(ROOT)  # ahead of tools/, whose distill.py is not the distill package
+
+    def load(name, *forbidden):
+        spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "tools", f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for function in forbidden:
+
+            def fail(*args, _name=function, **kwargs):
+                raise AssertionError(f"{_name} was called")
+
+            monkeypatch.setattr(module, function, fail)
+        return module
+
+    return load
+
+
+def run_tool_main(module, argv, monkeypatch, capsys) -> str:
+    """The one line a tool wrote to stderr when it stopped with exit status 2."""
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        module.cli.run_main(module.main)
+    assert exit_info.value.code == 2
+    stderr = capsys.readouterr().err.strip()
+    assert len(stderr.splitlines()) == 1, stderr
+    return stderr
+
+
+@pytest.mark.parametrize(
+    "tool, args, message",
+    [
+        ("generate_demos", ["--video", "--camera", "bird"], "unknown camera 'bird'"),
+        ("generate_demos", ["--video", "clip.avi"], "video file must end in .mp4 or .gif"),
+        ("train_prior", ["--video", "--video_resolution", "8x8"], "video resolution must be 16 to 4096"),
+        ("train_prior", ["--video", "clip.avi"], "video file must end in .mp4 or .gif"),
+        ("train_prior", ["--video", "--eval_episodes", "0"], "--video films the evaluation: it needs --eval_episodes"),
+    ],
+)
+def test_bad_video_flags_of_the_prior_tools_fail_before_any_work(
+    tool_main, monkeypatch, capsys, tmp_path, tool, args, message
+):
+    monkeypatch.chdir(tmp_path)
+    if tool == "generate_demos":
+        module = tool_main(tool, "make_env")
+        argv = [f"{tool}.py", "--out", str(tmp_path / "d.hdf5"), *args]
+    else:
+        module = tool_main(tool, "load_demos", "make_env")
+        argv = [f"{tool}.py", "--demos", "d.hdf5", "--log_root", str(tmp_path / "logs"), *args]
+    assert message in run_tool_main(module, argv, monkeypatch, capsys)
+    assert os.listdir(tmp_path) == []  # no shards, logs or run folder
+
+
+def test_train_prior_refuses_to_resume_a_prior_with_the_old_condition(tool_main, monkeypatch, capsys, tmp_path):
+    from agents.flow_matching import FlowPrior
+
+    old = str(tmp_path / "prior_100.pt")
+    FlowPrior(23, 53, hidden_dims=(8,)).save(old, {"task": "Leap-Grasp-v0", "variant": "hand_arm", "step": 100})
+    module = tool_main("train_prior", "load_demos", "make_env")
+    stderr = run_tool_main(module, ["train_prior.py", "--demos", "d.hdf5", "--resume", old], monkeypatch, capsys)
+    assert old in stderr and "'cond_dim': 53" in stderr and "'cond_dim': 61" in stderr and "retrain" in stderr

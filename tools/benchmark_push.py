@@ -22,7 +22,7 @@ import torch
 from agents.flow_matching import FlowPrior
 from isaac_tasks import make_env
 
-PRIORS = {"hand_only": {"action_dim": 16, "cond_dim": 16}, "hand_arm": {"action_dim": 23, "cond_dim": 53}}
+PRIORS = {"hand_only": {"action_dim": 16, "cond_dim": 16}, "hand_arm": {"action_dim": 23, "cond_dim": 61}}
 
 
 def median_time(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:

@@ -62,6 +62,10 @@ def train_and_evaluate(args, method: str, seed: int, grasp: str) -> dict:
         with open(result_path) as f:
             return json.load(f)
     chunk = getattr(action_space_class(method), "chunk_length", 1)
+    if chunk > 1 and "prior_hand" in needs(method):  # a flow-prior chunk is as long as the prior's horizon
+        from agents.flow_matching import FlowPrior
+
+        chunk = FlowPrior.load(args.prior_hand)[0].horizon
     per_iteration = args.num_envs * make_agent_cfg(TASK)["num_steps_per_env"] * chunk
     iterations = max(1, math.ceil(args.env_steps / per_iteration))
     extra = {

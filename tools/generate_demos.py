@@ -6,6 +6,10 @@ Rounds of `--num_envs` episodes (one per environment) are written as shards next
 (<out>.shards/, each shard atomically); a run that is interrupted resumes from the shards it finished,
 and each round has its own seed, so nothing is lost or duplicated. The shards are merged into the
 output file (atomically) at the end. The format is documented in agents/demonstrations.py.
+
+With --video [PATH] (and the other video flags of tools/cli.py) the demonstrator is filmed after the
+generation, in a short rollout of its own on --video_envs fresh environments (same task settings, seed
+and disturbances; it does not change the demonstrations): by default <out without extension>.mp4.
 """
 
 from __future__ import annotations
@@ -40,8 +44,25 @@ def snapshot(env) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         "object_pos": s.body_pos[:, 0],
         "object_quat": s.body_quat[:, 0],
         "fingertip_contact": s.in_contact[:, :4].float(),
+        "object_geometry": env.object_geometry,
     }
     return obs, privileged_state(env)
+
+
+def record_demonstrator(env_kwargs: dict, script_cfg: ScriptedGraspCfg, seed: int, video: dict) -> str:
+    """Film the scripted demonstrator on video["num_envs"] fresh environments; returns the path written."""
+    from isaac_tasks.evaluation.video import record
+
+    env = make_env(TASK, **{**env_kwargs, "num_envs": video["num_envs"], "seed": seed})
+    script = ScriptedGrasp(env, script_cfg, torch.Generator().manual_seed(seed))
+
+    def demonstrator(_obs) -> torch.Tensor:
+        fresh = (env.episode_length_buf == 0).nonzero().squeeze(-1)  # episodes starting now: plan a grasp
+        if len(fresh):
+            script.reset(fresh)
+        return script.actions(script.command())
+
+    return record(env, demonstrator, **video)
 
 
 @torch.inference_mode()
@@ -115,9 +136,11 @@ def main() -> None:
         "--disturbance_scale", type=float, default=1.0, help="joint disturbances, x the task's nominal (0: none)"
     )
     parser.add_argument("--out", required=True, help="HDF5 file to write")
+    cli.add_video_args(parser)
     args = parser.parse_args()
     if not args.disturbance_scale >= 0:
         parser.error(f"--disturbance_scale must be non-negative, got {args.disturbance_scale}")
+    video = cli.video_options(args, default_path=os.path.splitext(args.out)[0] + ".mp4")
 
     shard_dir = args.out + ".shards"
     os.makedirs(shard_dir, exist_ok=True)
@@ -125,15 +148,13 @@ def main() -> None:
     done = sorted(glob.glob(os.path.join(shard_dir, "round_*.hdf5")))
     if done:
         print(f"Resuming: {len(done)} of {num_rounds} rounds already in {shard_dir}")
-    env = make_env(
-        TASK,
-        num_envs=args.num_envs,
-        seed=args.seed,
-        num_threads=args.num_threads,
-        grasp_type=args.grasp_type,
-        action_space="abs_joint",
-        disturbance_scale=args.disturbance_scale,
-    )
+    env_kwargs = {
+        "num_threads": args.num_threads,
+        "grasp_type": args.grasp_type,
+        "action_space": "abs_joint",
+        "disturbance_scale": args.disturbance_scale,
+    }
+    env = make_env(TASK, num_envs=args.num_envs, seed=args.seed, **env_kwargs)
     script_cfg = ScriptedGraspCfg()
     generator = torch.Generator()
     script = ScriptedGrasp(env, script_cfg, generator)
@@ -162,6 +183,9 @@ def main() -> None:
     for name in dict.fromkeys(e.object for e in episodes):
         mine = success[[e.object == name for e in episodes]]
         print(f"  {name:12s} {mine.mean():.3f} ({len(mine)} demonstrations)")
+    if video is not None:
+        path = record_demonstrator(env_kwargs, script_cfg, args.seed, video)
+        print(f"Wrote {path} (the scripted demonstrator)")
 
 
 if __name__ == "__main__":

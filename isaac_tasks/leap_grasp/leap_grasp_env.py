@@ -27,6 +27,7 @@ from isaac_tasks.physics.interface import SceneQueries
 NUM_ARM_JOINTS = 7
 PALM_SITE = "palm"
 _SHAPE_CODES = {"box": 0, "cylinder": 1, "capsule": 2, "sphere": 3, "ellipsoid": 4}
+OBJECT_GEOMETRY_DIM = 3 + len(_SHAPE_CODES)  # MuJoCo primitive half-sizes, one-hot shape
 
 
 class LeapGraspEnv(BaseEnv):
@@ -75,6 +76,14 @@ class LeapGraspEnv(BaseEnv):
         self.disturbance_nominal = torch.full((len(ROBOT_JOINT_NAMES),), cfg.finger_disturbance_torque, device=device)
         self.disturbance_nominal[:NUM_ARM_JOINTS] = cfg.arm_disturbance_torque
         self.reset()
+
+    @property
+    def object_geometry(self) -> torch.Tensor:
+        """(N, OBJECT_GEOMETRY_DIM) what a teleoperator sees of each environment's object: its 3 MuJoCo
+        primitive half-sizes (as `object_properties[:, 1:4]`; unused ones 0) and a one-hot of its shape
+        (box, cylinder, capsule, sphere, ellipsoid, the order of `_SHAPE_CODES`)."""
+        shape = torch.nn.functional.one_hot(self.object_properties[:, 4].long(), len(_SHAPE_CODES))
+        return torch.cat((self.object_properties[:, 1:4], shape.to(self.object_properties.dtype)), dim=-1)
 
     # --- action -------------------------------------------------------------------------------
     def _apply_action(self, actions: torch.Tensor) -> None:
