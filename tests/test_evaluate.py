@@ -62,6 +62,20 @@ def test_grasp_report_has_success_split_and_penetration(checkpoints, tmp_path):
     assert (out / "penetration.png").stat().st_size > 0
 
 
+def test_scripted_demonstrator_is_evaluated_per_object(tmp_path):
+    out = tmp_path / "report"
+    result = evaluate("Leap-Grasp-v0", "scripted", out, "--sweep", "1", "--num_envs", "12", "--episodes", "12")
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads((out / "report.json").read_text())["checkpoints"].values()
+    splits = ("success_rate", "success_pinch", "success_power")
+    per_object = {k for k in entry["metrics"] if k.startswith("success_") and k not in splits}
+    assert per_object == {f"success_{name}" for name in ("marker", "dice", "eraser", "golf_ball", "battery", "spool",
+                                                          "bottle", "can", "cereal_box", "ball", "plush_bunny", "plush_roll")}  # fmt: skip
+    assert "infeasible_fraction" in entry["penetration"]
+    scripted = evaluate("Orca-Cube-Rotate-v0", "scripted", tmp_path / "orca")
+    assert scripted.returncode == 2 and "only Leap-Grasp-v0" in scripted.stderr
+
+
 @pytest.mark.parametrize("case", ["empty_sweep", "negative_sweep", "missing", "corrupt", "other_task"])
 def test_bad_input_gives_an_error_and_no_report(checkpoints, tmp_path, case):
     task, checkpoint, extra = "Leap-Grasp-v0", checkpoints["Leap-Grasp-v0"], []

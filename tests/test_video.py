@@ -82,7 +82,7 @@ def play_tool(monkeypatch):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--camera", "bird"], "unknown camera 'bird'; use one of front, side, top or camera:<name>"),
+        (["--camera", "bird"], "unknown camera 'bird'; use one of front, side, top, close or camera:<name>"),
         (["--video_resolution", "64x4"], "video resolution must be 16 to 4096 pixels per side"),
         (["--video", "clip.avi"], "video file must end in .mp4 or .gif"),
         (["--video", "model_0.pt/clip.mp4"], "cannot write the video model_0.pt/clip.mp4"),

@@ -95,7 +95,9 @@ def add_video_args(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--video_envs", type=positive_int, default=4, help="environments recorded, tiled (default 4)")
     group.add_argument(
-        "--camera", default="front", help="front, side, top (views of the workspace) or camera:<name> of the model"
+        "--camera",
+        default="front",
+        help="front, side, top, close (views of the workspace) or camera:<name> of the model",
     )
     group.add_argument(
         "--video_resolution", type=video_resolution, default=(320, 240), help="pixels per environment (default 320x240)"

@@ -33,8 +33,10 @@ from distill.policy import load_any_policy, read_policy_infos  # noqa: E402
 from isaac_tasks import make_agent_cfg, make_env, task_entry  # noqa: E402
 from isaac_tasks.evaluation.penetration import INFEASIBLE_DEPTH, PenetrationMeter, infeasible, leap_hand_links  # noqa: E402
 from isaac_tasks.evaluation.rollout import run_episodes, summarize  # noqa: E402
+from isaac_tasks.leap_grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg  # noqa: E402
 
 PRIMARY_METRIC = {"Leap-Grasp-v0": "success_rate", "Orca-Cube-Rotate-v0": "rotation_turns"}
+SCRIPTED = "scripted"  # --checkpoint value that evaluates the grasping task's scripted demonstrator
 
 
 def grasp_penetration(env):
@@ -78,16 +80,24 @@ def depth_summary(depth: torch.Tensor) -> dict[str, float]:
     }
 
 
+def load_policy(env, task: str, checkpoint: str):
+    """The policy of a checkpoint, or the task's scripted demonstrator for SCRIPTED."""
+    if checkpoint == SCRIPTED:
+        return ScriptedGrasp(env, ScriptedGraspCfg(), torch.Generator(device=env.device).manual_seed(env.cfg.seed))
+    return load_any_policy(env, task, checkpoint, make_agent_cfg(task))[1]
+
+
 def evaluate_checkpoint(args, checkpoint: str, info: dict) -> tuple[dict, dict[str, torch.Tensor]]:
     def env_with(scale: float):
         overrides = {**cli.task_overrides(args), **env_overrides(info)}
         return make_env(args.task, disturbance_scale=scale, **overrides)
 
     env = env_with(0.0)
-    _, policy = load_any_policy(env, args.task, checkpoint, make_agent_cfg(args.task))
+    policy = load_policy(env, args.task, checkpoint)
     per_step = grasp_penetration(env) if args.task == "Leap-Grasp-v0" else None
     episodes = run_episodes(env, policy, args.episodes, per_step, label="evaluation: ")
-    report = {"metrics": {k: v for k, v in summarize(episodes).items() if not k.startswith("penetration")}}
+    names = [obj.name for obj in getattr(env, "objects", [])]
+    report = {"metrics": {k: v for k, v in summarize(episodes, names).items() if not k.startswith("penetration")}}
     if per_step is not None:
         report["penetration"] = {
             "hand_hand": depth_summary(episodes["penetration_hand_hand"]),
@@ -103,7 +113,7 @@ def evaluate_checkpoint(args, checkpoint: str, info: dict) -> tuple[dict, dict[s
     }
     for scale in args.sweep:
         env = env_with(scale)
-        _, policy = load_any_policy(env, args.task, checkpoint, make_agent_cfg(args.task))
+        policy = load_policy(env, args.task, checkpoint)
         swept = run_episodes(env, policy, args.sweep_episodes, label=f"disturbance x{scale}: ")
         report["robustness"]["scale"].append(scale)
         report["robustness"]["value"].append(float(swept[metric].float().mean()))
@@ -187,7 +197,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_task_args(parser, num_envs=128)
     parser.add_argument(
-        "--checkpoint", nargs="+", required=True, help="model_<N>.pt (train.py), student_<N>.pt (distill.py)"
+        "--checkpoint",
+        nargs="+",
+        required=True,
+        help=f"model_<N>.pt (train.py), student_<N>.pt (distill.py) or '{SCRIPTED}' (the scripted demonstrator)",
     )
     parser.add_argument("--out", required=True, help="report folder (replaced when the evaluation is complete)")
     parser.add_argument("--episodes", type=cli.positive_int, default=1024)
@@ -197,11 +210,18 @@ def main() -> None:
     task_entry(args.task)
     if args.task not in PRIMARY_METRIC:
         raise ValueError(f"no evaluation defined for task '{args.task}'")
-    infos = {path: read_policy_infos(path, args.task) for path in args.checkpoint}  # all, before any work
+    if SCRIPTED in args.checkpoint and args.task != "Leap-Grasp-v0":
+        raise ValueError(f"--checkpoint {SCRIPTED}: only Leap-Grasp-v0 has a scripted demonstrator")
+    # every checkpoint is read before any work; the demonstrator acts in the abs_joint action space
+    infos = {
+        path: {"action_space": "abs_joint"} if path == SCRIPTED else read_policy_infos(path, args.task)
+        for path in args.checkpoint
+    }
 
     reports, episodes = {}, {}
     for path in args.checkpoint:
         name = os.path.join(os.path.basename(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+        name = SCRIPTED if path == SCRIPTED else name
         print(f"Evaluating {name}")
         reports[name], episodes[name] = evaluate_checkpoint(args, path, infos[path])
 

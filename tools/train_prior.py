@@ -54,17 +54,12 @@ def evaluate_prior(
     num_threads: int,
     video: dict | None = None,
 ) -> dict:
-    """Success and infeasible fraction of the prior alone, executing its chunks (prior_data.PriorPolicy);
-    with `video` (cli.video_options) the first environments of this evaluation are filmed."""
-    env = make_env(
-        TASK, num_envs=num_envs, seed=seed, num_threads=num_threads, action_space="abs_joint", disturbance_scale=0.0
-    )
-    script = ScriptedGrasp(env, ScriptedGraspCfg(), torch.Generator().manual_seed(seed))
+    """Success and infeasible fraction of the prior alone, executing its chunks (prior_data.PriorPolicy), with
+    the task's disturbances; with `video` (cli.video_options) the first environments are filmed."""
+    env = make_env(TASK, num_envs=num_envs, seed=seed, num_threads=num_threads, action_space="abs_joint")
+    script = ScriptedGrasp(env, ScriptedGraspCfg(), torch.Generator().manual_seed(seed))  # plans every new episode
 
     def scripted_arm() -> torch.Tensor:
-        fresh = (env.episode_length_buf == 0).nonzero().squeeze(-1)  # episodes starting now: plan a grasp
-        if len(fresh):
-            script.reset(fresh)
         return script.command()[:, :6]
 
     policy = prior_data.PriorPolicy(model, variant, env, scripted_arm, torch.Generator().manual_seed(seed))
@@ -120,6 +115,9 @@ def plot_latents(model: FlowPrior, variant: str, cond: torch.Tensor, current: to
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--demos", required=True, help="HDF5 demonstration file (agents/demonstrations.py)")
+    parser.add_argument(
+        "--include_failed", action="store_true", help="train on failed demonstrations too (default: successes only)"
+    )
     parser.add_argument("--variant", default="hand_arm", help=f"one of: {', '.join(prior_data.VARIANTS)}")
     parser.add_argument(
         "--horizon",
@@ -161,6 +159,10 @@ def main() -> None:
 
     rotation_limit = make_env_cfg(TASK).arm_rotation_limit
     episodes = load_demos(args.demos, TASK)
+    if not args.include_failed:
+        episodes = [e for e in episodes if e.success]
+        if not episodes:
+            raise ValueError(f"{args.demos}: no successful demonstration (--include_failed trains on all)")
     cond, actions = prior_data.dataset(args.variant, episodes, rotation_limit, model.horizon)
     if args.resume:
         print(f"Resuming from {path} at step {start}")

@@ -15,7 +15,8 @@ def run_episodes(
 ) -> dict[str, torch.Tensor]:
     """Per-episode values (num_episodes,) of every `Metrics/*` the task logs, of the per-episode maximum
     of each (N,) quantity `per_step(env)` returns for the state after every step (an episode's last
-    state, replaced by the reset, is not seen), and `power` (grasp family) where the task has one.
+    state, replaced by the reset, is not seen), and `power` (grasp family) and `object` (index into
+    `env.objects`) where the task has them.
 
     Episodes are counted in rounds in which every environment contributes exactly its next episode, so
     short (successful or failed) episodes are not over-represented.
@@ -41,6 +42,7 @@ def run_episodes(
                     records.setdefault(key, []).append(value[ids][keep])
                 if hasattr(env, "object_is_power"):
                     records.setdefault("power", []).append(env.object_is_power[ids].cpu()[keep])
+                    records.setdefault("object", []).append(env.object_index[ids].cpu()[keep])
                 recorded[ids] = True
             # An ended environment has already been reset: its state now starts the next episode.
             for key, value in (per_step(env) if per_step else {}).items():
@@ -51,13 +53,23 @@ def run_episodes(
     return {key: torch.cat(values) for key, values in records.items()}
 
 
-def summarize(episodes: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Means of the per-episode values; success split by grasp family where the task has families."""
-    summary = {key: float(value.float().mean()) for key, value in episodes.items() if key != "power" and len(value)}
+def summarize(episodes: dict[str, torch.Tensor], object_names: list[str] | None = None) -> dict[str, float]:
+    """Means of the per-episode values; success split by grasp family where the task has families, and
+    by object (`success_<name>`) when the objects' names are given."""
+    summary = {
+        key: float(value.float().mean())
+        for key, value in episodes.items()
+        if key not in ("power", "object") and len(value)
+    }
     if "power" in episodes and "success_rate" in episodes:
         power, success = episodes["power"], episodes["success_rate"]
         for name, mask in (("success_pinch", ~power), ("success_power", power)):
             if mask.any():
                 summary[name] = float(success[mask].mean())
+    if object_names and "object" in episodes and "success_rate" in episodes:
+        for k, name in enumerate(object_names):
+            mine = episodes["object"] == k
+            if mine.any():
+                summary[f"success_{name}"] = float(episodes["success_rate"][mine].float().mean())
     summary["episodes"] = float(len(next(iter(episodes.values()))))
     return summary

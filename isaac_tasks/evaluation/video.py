@@ -38,17 +38,22 @@ if getattr(gl_context, "_MUJOCO_GL", None) != os.environ["MUJOCO_GL"].lower().st
     # mujoco chooses its GL backend when first imported; it was imported before MUJOCO_GL was set here.
     importlib.reload(gl_context)
 
-CAMERA_VIEWS = ("front", "side", "top")
+CAMERA_VIEWS = ("front", "side", "top", "close")
 MODEL_CAMERA_PREFIX = "camera:"
 FORMATS = (".mp4", ".gif")
 MAX_SIZE = 4096  # pixels per side of one environment's picture
 # Free-camera views for a task without presets: azimuth, elevation (deg), distance in model extents.
-_GENERIC_VIEWS = {"front": (150.0, -25.0, 1.0), "side": (90.0, -15.0, 1.0), "top": (180.0, -89.0, 1.0)}
+_GENERIC_VIEWS = {
+    "front": (150.0, -25.0, 1.0),
+    "side": (90.0, -15.0, 1.0),
+    "top": (180.0, -89.0, 1.0),
+    "close": (140.0, -25.0, 0.4),
+}
 _SUCCESS_GREEN = np.array([40, 200, 60], dtype=np.uint8)
 
 
 def check_camera(camera: str) -> None:
-    """Raise ValueError unless `camera` names a view (front, side, top) or `camera:<name>`."""
+    """Raise ValueError unless `camera` names a view (front, side, top, close) or `camera:<name>`."""
     if camera in CAMERA_VIEWS or (camera.startswith(MODEL_CAMERA_PREFIX) and len(camera) > len(MODEL_CAMERA_PREFIX)):
         return
     raise ValueError(

@@ -20,6 +20,8 @@ VIDEO_CAMERAS = {
     "front": dict(lookat=(0.4, 0.0, 0.3), distance=1.45, azimuth=150.0, elevation=-20.0),
     "side": dict(lookat=(0.4, 0.0, 0.3), distance=1.4, azimuth=90.0, elevation=-10.0),
     "top": dict(lookat=(0.4, 0.0, 0.0), distance=1.5, azimuth=180.0, elevation=-89.0),
+    # close on the area where objects are placed, to see fingers and objects
+    "close": dict(lookat=(0.52, 0.0, 0.12), distance=0.75, azimuth=140.0, elevation=-25.0),
 }
 
 _SHAPES = {

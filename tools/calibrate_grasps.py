@@ -1,0 +1,53 @@
+"""Calibrate the scripted demonstrator's palm-pose ranges per strategy and object shape by simulation.
+
+    python tools/calibrate_grasps.py --family pinch --num_envs 480 --rounds 4 --out calibration_pinch.json
+
+Prints the success of every round and writes the ranges, keyed "<strategy>/<shape>" as
+`ScriptedGraspCfg.strategies` takes them (isaac_tasks/leap_grasp/grasp_calibration.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import cli
+
+from isaac_tasks import make_env
+from isaac_tasks.leap_grasp.grasp_calibration import calibrate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--family", choices=("pinch", "power"), required=True)
+    parser.add_argument("--num_envs", type=cli.positive_int, default=480)
+    parser.add_argument(
+        "--rounds", type=cli.non_negative_int, default=4, help="search rounds; 0 only measures (with --from_defaults)"
+    )
+    parser.add_argument("--seed", type=cli.non_negative_int, default=0)
+    parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
+    parser.add_argument(
+        "--from_defaults", action="store_true", help="refine the demonstrator's current ranges, not the search box"
+    )
+    parser.add_argument("--shapes", nargs="+", help="shape classes to search (default: all of the family's)")
+    parser.add_argument("--out", required=True, help="JSON file to write")
+    args = parser.parse_args()
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder) or os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out}: needs a file path in an existing folder")
+    env = make_env(
+        "Leap-Grasp-v0",
+        num_envs=args.num_envs,
+        seed=args.seed,
+        num_threads=args.num_threads,
+        grasp_type=args.family,
+        action_space="abs_joint",
+    )
+    result = calibrate(
+        env, args.family, args.rounds, args.seed, from_defaults=args.from_defaults, shape_classes=args.shapes
+    )
+    cli.report_json(result, args.out)
+
+
+if __name__ == "__main__":
+    cli.run_main(main)
