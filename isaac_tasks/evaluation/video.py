@@ -331,24 +331,13 @@ class VideoRecorder:
         self.close()
 
 
-def record(
-    env,
-    policy: Callable,
-    path: str,
-    num_envs: int = 4,
-    episodes: int = 1,
-    length: int | None = None,
-    camera: str = "front",
-    width: int = 320,
-    height: int = 240,
-    fps: float | None = None,
-) -> str:
+def record(env, policy: Callable, path: str, **options) -> str:
     """Reset `env`, run `policy` (observations -> actions) on it and write a video of its first `num_envs`
-    environments to `path` (.mp4 or .gif): `length` frames, or until each has finished `episodes` episodes.
-    Returns the path written."""
-    with VideoRecorder(env, path, num_envs, episodes, length, camera, width, height, fps) as recorder:
+    environments to `path` (.mp4 or .gif): `length` frames, or until each has finished `episodes` episodes;
+    `options` are VideoRecorder's. Returns the path written."""
+    with VideoRecorder(env, path, **options) as recorder:
         # every episode ends by its time limit at the latest
-        max_steps = length or episodes * (int(env.max_episode_length) + 1)
+        max_steps = recorder.length or recorder.episodes * (int(env.max_episode_length) + 1)
         with torch.inference_mode():
             obs = env.reset()
             recorder.capture(env)

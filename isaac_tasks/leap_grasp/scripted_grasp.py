@@ -368,9 +368,13 @@ class ScriptedGrasp:
         self._active = torch.tensor([ACTIVE_FINGERS[name] for name in STRATEGIES], dtype=torch.bool, device=device)
         self._pinch_strategies = torch.tensor([STRATEGIES.index(s) for s in FAMILY_STRATEGIES["pinch"]], device=device)
         self._family_of_strategy = torch.tensor([s in FAMILY_STRATEGIES["power"] for s in STRATEGIES], device=device)
-        self._weights = torch.tensor(
-            [[self.ranges_for(s, shape).weight for shape in SHAPE_CLASSES] for s in STRATEGIES], device=device
-        )
+        # every range and weight per (strategy, shape class), looked up by index when planning
+        chosen = [[self.ranges_for(s, shape) for shape in SHAPE_CLASSES] for s in STRATEGIES]
+        self._ranges = {
+            key: torch.tensor([[getattr(r, key) for r in row] for row in chosen], device=device)
+            for key in ("along", "across", "height", "pitch", "yaw", "aperture", "depth")
+        }
+        self._weights = torch.tensor([[r.weight for r in row] for row in chosen], device=device)
 
     # --- planning -----------------------------------------------------------------------------
     def _uniform(self, low, high, n: int) -> torch.Tensor:
@@ -383,15 +387,6 @@ class ScriptedGrasp:
         ranges = self.cfg.strategies
         fallback = ranges.get(f"{strategy}/box", ranges[strategy]) if shape_class == "flat_box" else ranges[strategy]
         return ranges.get(f"{strategy}/{shape_class}", fallback)
-
-    def _strategy_ranges(self, strategy: torch.Tensor, shape_class: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(n, 2) low and high of every range for each environment's strategy and object shape class."""
-        chosen = [[self.ranges_for(s, shape) for shape in SHAPE_CLASSES] for s in STRATEGIES]
-        table = {
-            key: torch.tensor([[getattr(r, key) for r in row] for row in chosen], device=self.device)
-            for key in ("along", "across", "height", "pitch", "yaw", "aperture", "depth")
-        }
-        return {key: value[strategy, shape_class] for key, value in table.items()}
 
     def reset(self, env_ids: torch.Tensor) -> None:
         """Plan a fresh grasp for env_ids (at the start of their episodes)."""
@@ -415,7 +410,7 @@ class ScriptedGrasp:
         """Grasp pose, pre-shape and timing from the object's current pose and geometry."""
         cfg, n, s = self.cfg, len(env_ids), self.env.physics.state
         strategy = self.strategy[env_ids]
-        r = self._strategy_ranges(strategy, self.shape_class[env_ids])
+        r = {key: value[strategy, self.shape_class[env_ids]] for key, value in self._ranges.items()}
         object_pos, object_quat = s.body_pos[env_ids, 0], s.body_quat[env_ids, 0]
         object_yaw = _yaw_of(object_quat)
         # boxes: a wrap closes the fingers across the narrow side (the hand's x along the long side); the
