@@ -7,7 +7,7 @@ The policy's output is split into [arm delta (hand prior only) | latent a0 (hori
 with a0 squashed into (-latent_bound, latent_bound) when the policy steers it (RFS, DSRL) and drawn
 from N(0, I) each step when it does not (residual RL). The frozen prior's condition comes from the
 task's physics state. A zero policy output executes the prior's deterministic push (a0 = 0) with no
-residual; the residual outputs of the actor start at zero (`zero_init_dims`). A prior trained with another
+residual; the residual outputs of the actor start at zero mean and a small std (`residual_dims`, cfg.residual_init_std). A prior trained with another
 horizon (tools/train_prior.py --horizon) widens the latent to horizon x action_dim; `rfs_chunk_hand` then
 executes all its steps per decision.
 """
@@ -18,6 +18,7 @@ import torch
 
 from agents import prior_data
 from agents.flow_matching import FlowPrior
+from agents.threads import every_core
 from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, NUM_FINGER_JOINTS, ActionSpace, ChunkedActionSpace
 
 
@@ -39,13 +40,14 @@ class FlowSteering(ActionSpace):
         prior_data.check_prior(cfg.prior_checkpoint, self.prior.config, metadata, self.variant, user)
         self.prior.eval().requires_grad_(False)
         self.action_dim = prior_data.VARIANTS[self.variant]["action_dim"]
+        self.num_steps = cfg.prior_num_steps or self.prior.num_steps  # Euler steps per Push
         self.horizon = self.prior.horizon  # steps the prior predicts; the latent covers all of them
         self.arm_dim = NUM_ARM_ACTIONS if self.variant == "hand" else 0
         self.latent_dim = self.horizon * self.action_dim if self.steer_latent else 0
         task_dim = NUM_FINGER_JOINTS if self.variant == "hand" else NUM_ARM_ACTIONS + NUM_FINGER_JOINTS
         self.residual_dim = task_dim if self.residual else 0
         self.num_actions = self.arm_dim + self.latent_dim + self.residual_dim
-        self.zero_init_dims = list(range(self.num_actions - self.residual_dim, self.num_actions))
+        self.residual_dims = list(range(self.num_actions - self.residual_dim, self.num_actions))
         scale = torch.full((task_dim,), cfg.residual_finger_scale)
         scale[: task_dim - NUM_FINGER_JOINTS] = cfg.residual_arm_scale
         self.residual_scale = scale.to(env.device)
@@ -61,8 +63,10 @@ class FlowSteering(ActionSpace):
 
     def predicted_step(self, actions: torch.Tensor) -> torch.Tensor:
         """(N, action_dim) the prior's action for this step: the first of its `horizon`."""
-        with torch.no_grad():
-            return self.prior.push(prior_data.env_condition(self.variant, self.env), self.latent(actions))[:, 0]
+        with torch.no_grad(), every_core():
+            return self.prior.push(
+                prior_data.env_condition(self.variant, self.env), self.latent(actions), self.num_steps
+            )[:, 0]
 
     def __call__(self, actions):
         env = self.env
@@ -117,8 +121,10 @@ class RFSChunkHand(ChunkedActionSpace, RFSHand):
         self.chunk_length = self.horizon  # read by make_env when it wraps the task in ChunkedEnv
 
     def plan(self, actions, fresh):
-        with torch.no_grad():
-            return self.prior.push(prior_data.env_condition(self.variant, self.env)[fresh], self.latent(actions)[fresh])
+        with torch.no_grad(), every_core():
+            return self.prior.push(
+                prior_data.env_condition(self.variant, self.env)[fresh], self.latent(actions)[fresh], self.num_steps
+            )
 
     def predicted_step(self, actions):
         return self.chunk_step(actions)

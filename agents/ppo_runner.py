@@ -6,11 +6,15 @@ and the action size, which loading checks; they are read with `torch.load(weight
 
 from __future__ import annotations
 
+import filecmp
 import os
+import shutil
 import tempfile
 
 import torch
 from rsl_rl.runners import OnPolicyRunner
+
+from agents.threads import every_core
 
 
 class CheckpointError(ValueError):
@@ -66,18 +70,67 @@ def read_checkpoint(path: str, task: str | None = None, num_actions: int | None 
             f"checkpoint {path} has {info.get('num_actions')} actions ('{info.get('action_space')}'), "
             f"the environment expects {num_actions}"
         )
+    folder = os.path.dirname(os.path.abspath(path))
+    for key in PATH_SETTINGS:  # a shipped checkpoint names its files relative to itself
+        if info.get(key) and not os.path.isabs(info[key]):
+            info[key] = os.path.join(folder, info[key])
     return checkpoint
 
 
-# Environment settings a checkpoint records because its policy's outputs depend on them.
-ACTION_SPACE_SETTINGS = ("action_space", "prior_checkpoint", "demos_path", "vqvae_checkpoint", "vqvae_residual")
+def ship_checkpoint(path: str, out: str, task: str) -> list[str]:
+    """Copy the policy checkpoint `path` to `out` with the files its environment reads (a prior, demonstrations,
+    a VQ-VAE) beside it and named relative to it, so that the folder replays from anywhere; returns the files
+    written. A different file of the same name already beside `out` is refused."""
+    checkpoint = read_checkpoint(path, task)
+    info = checkpoint["infos"]
+    folder = os.path.dirname(os.path.abspath(out))
+    os.makedirs(folder, exist_ok=True)
+    written = []
+    for key in PATH_SETTINGS:
+        source = info.get(key)
+        if not source:
+            continue
+        if not os.path.isfile(source):
+            raise CheckpointError(f"checkpoint {path} needs {key} {source}, which does not exist")
+        target = os.path.join(folder, os.path.basename(source))
+        if os.path.exists(target):
+            if not filecmp.cmp(source, target, shallow=False):
+                raise CheckpointError(f"{target} exists and differs from {source}, the {key} of {path}")
+        else:
+            handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_")
+            os.close(handle)
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+            written.append(target)
+        info[key] = os.path.basename(source)
+    save_atomically(checkpoint, out)
+    return [out, *written]
+
+
+# Environment settings a checkpoint records because its policy's outputs depend on them; the files among them.
+ACTION_SPACE_SETTINGS = (
+    "action_space",
+    "prior_checkpoint",
+    "prior_num_steps",
+    "demos_path",
+    "vqvae_checkpoint",
+    "vqvae_residual",
+)
+PATH_SETTINGS = ("prior_checkpoint", "demos_path", "vqvae_checkpoint")
 
 
 class PPORunner(OnPolicyRunner):
-    """rsl-rl's runner; only checkpoint I/O differs."""
+    """rsl-rl's runner; checkpoint I/O differs, and the PPO update runs on every core (agents/threads.py)."""
 
     def __init__(self, env, train_cfg: dict, task: str, log_dir: str | None = None, device: str = "cpu"):
         super().__init__(env, train_cfg, log_dir=log_dir, device=device)
+        update = self.alg.update
+
+        def update_on_every_core() -> dict[str, float]:
+            with every_core():
+                return update()
+
+        self.alg.update = update_on_every_core
         self.checkpoint_info = {
             "task": task,
             **{key: getattr(env.cfg, key, None) for key in ACTION_SPACE_SETTINGS},

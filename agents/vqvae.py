@@ -164,7 +164,7 @@ class VQVAEFingerSpace(ChunkedActionSpace):
         self.latent_dims = HORIZON * code_dim
         self.residual_dim = NUM_FINGER_JOINTS if cfg.vqvae_residual else 0
         self.num_actions = NUM_ARM_ACTIONS + self.latent_dims + self.residual_dim
-        self.zero_init_dims = list(range(self.num_actions - self.residual_dim, self.num_actions))
+        self.residual_dims = list(range(self.num_actions - self.residual_dim, self.num_actions))
         self.low, self.high = self.model.codebook.min(dim=0).values, self.model.codebook.max(dim=0).values
 
     def plan(self, actions: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:

@@ -311,6 +311,13 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
     assert played.returncode == 0, played.stderr
     assert "success_rate:" in played.stdout
 
+    # a student given as the teacher, and a teacher given as the student to resume: one line each
+    wrong = tool("distill.py", "--teacher", "run/student_2.pt", *TINY_CLOUD, "--log_dir", "wrong", cwd=tmp_path)
+    assert wrong.returncode == 2 and "student_2.pt is not a policy checkpoint" in wrong.stderr
+    wrong = tool("distill.py", "--teacher", teacher[0], "--resume", teacher[0], *TINY_CLOUD, cwd=tmp_path)
+    assert wrong.returncode == 2 and "is not a student checkpoint" in wrong.stderr
+    assert "Traceback" not in wrong.stderr and not os.path.exists(tmp_path / "wrong")
+
 
 def test_a_teacher_of_another_task_is_refused(tmp_path, teacher):
     result = tool("distill.py", "--teacher", teacher[1], *TINY_CLOUD, cwd=tmp_path)

@@ -1,4 +1,4 @@
-"""tools/evaluate.py: reports, the zero-disturbance sweep, penetration, bad input."""
+"""tools/evaluate.py: reports, the sweep point that repeats the plain evaluation, penetration, bad input."""
 
 import glob
 import json
@@ -34,16 +34,16 @@ def evaluate(task, checkpoint, out, *extra):
     return tool("evaluate.py", *args, "--out", str(out), *extra, cwd=out.parent)
 
 
-def test_rotation_report_and_zero_sweep_reproduces_the_plain_evaluation(checkpoints, tmp_path):
+def test_rotation_report_and_nominal_sweep_reproduces_the_plain_evaluation(checkpoints, tmp_path):
     out = tmp_path / "report"
-    result = evaluate("Orca-Cube-Rotate-v0", checkpoints["Orca-Cube-Rotate-v0"], out, "--sweep", "0,3")
+    result = evaluate("Orca-Cube-Rotate-v0", checkpoints["Orca-Cube-Rotate-v0"], out, "--sweep", "1,3")
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     (entry,) = report["checkpoints"].values()
     for key in ("rpm", "rotation_turns", "drop_rate"):
         assert key in entry["metrics"]
     robustness = entry["robustness"]
-    assert robustness["scale"] == [0.0, 3.0] and robustness["metric"] == "rotation_turns"
+    assert robustness["scale"] == [1.0, 3.0] and robustness["metric"] == "rotation_turns"
     assert entry["metrics"]["rotation_turns"] != 0.0  # a continuous value: equality below is no accident
     assert robustness["value"][0] == pytest.approx(entry["metrics"]["rotation_turns"], abs=1e-9)
     assert (out / "robustness.png").stat().st_size > 0 and (out / "report.md").read_text().startswith("# Evaluation")
@@ -51,7 +51,7 @@ def test_rotation_report_and_zero_sweep_reproduces_the_plain_evaluation(checkpoi
 
 def test_grasp_report_has_success_split_and_penetration(checkpoints, tmp_path):
     out = tmp_path / "report"
-    result = evaluate("Leap-Grasp-v0", checkpoints["Leap-Grasp-v0"], out, "--sweep", "0,2")
+    result = evaluate("Leap-Grasp-v0", checkpoints["Leap-Grasp-v0"], out, "--sweep", "1,2")
     assert result.returncode == 0, result.stderr
     (entry,) = json.loads((out / "report.json").read_text())["checkpoints"].values()
     assert {"success_rate", "success_pinch", "success_power"} <= set(entry["metrics"])

@@ -21,9 +21,11 @@ TABLE_2 = {
 }
 
 
-def env_for(space, priors, num_envs=4):
+def env_for(space, priors, num_envs=4, **overrides):
     variant = "hand_arm" if space.endswith("hand_arm") else "hand"
-    return make_env("Leap-Grasp-v0", num_envs=num_envs, action_space=space, prior_checkpoint=priors[variant])
+    return make_env(
+        "Leap-Grasp-v0", num_envs=num_envs, action_space=space, prior_checkpoint=priors[variant], **overrides
+    )
 
 
 @pytest.mark.parametrize("space", TABLE_2)
@@ -38,13 +40,15 @@ def test_policy_outputs_of_table_2_size_become_valid_commands(priors, space):
     assert torch.isfinite(reward).all()
 
 
-@pytest.mark.parametrize("space", ["rfs_hand", "rfs_hand_arm"])
-def test_zero_latent_and_residual_execute_the_deterministic_push(priors, space):
-    env = env_for(space, priors)
+@pytest.mark.parametrize(("space", "prior_num_steps"), [("rfs_hand", 2), ("rfs_hand_arm", 2), ("rfs_hand_arm", 0)])
+def test_zero_latent_and_residual_execute_the_deterministic_push(priors, space, prior_num_steps):
+    env = env_for(space, priors, prior_num_steps=prior_num_steps)
     space_ = env.action_space
+    assert space_.num_steps == (prior_num_steps or space_.prior.num_steps)
     arm, fingers = space_(torch.zeros(env.num_envs, env.num_actions))
     cond = prior_data.env_condition(space_.variant, env)
-    pushed = space_.prior.push(cond, torch.zeros(env.num_envs, 2, space_.action_dim))[:, 0]
+    a0 = torch.zeros(env.num_envs, 2, space_.action_dim)
+    pushed = space_.prior.push(cond, a0, prior_num_steps or None)[:, 0]
     prior_arm, prior_fingers = prior_data.arm_and_fingers(space_.variant, pushed, env.cfg.arm_rotation_limit)
     low, high = env.finger_limits.unbind(-1)
     torch.testing.assert_close(fingers, torch.clamp(prior_fingers, low, high))
@@ -74,19 +78,60 @@ def test_each_space_trains_with_the_real_runner(priors, space, trains_with_runne
     assert trains_with_runner(env_for(space, priors, num_envs=8), num_steps_per_env=8, iterations=2)
 
 
-def test_training_starts_with_zero_residual(priors, tmp_path):
+@pytest.fixture(scope="module")
+def rfs_run(priors, tmp_path_factory):
+    """(working folder, model_0.pt) of one train.py iteration of rfs_hand."""
+    cwd = tmp_path_factory.mktemp("rfs_run")
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tools", "train.py"), "--task", "Leap-Grasp-v0", "--num_envs", "4",
          "--max_iterations", "1", "--action_space", "rfs_hand", "--prior_checkpoint", priors["hand"]],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        cwd=cwd, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    (checkpoint,) = tmp_path.glob("logs/rsl_rl/leap_grasp/*/model_0.pt")
-    saved = torch.load(checkpoint, weights_only=True)
+    (checkpoint,) = cwd.glob("logs/rsl_rl/leap_grasp/*/model_0.pt")
+    return cwd, checkpoint
+
+
+def test_training_starts_with_zero_residual(priors, rfs_run):
+    saved = torch.load(rfs_run[1], weights_only=True)
     assert saved["infos"]["action_space"] == "rfs_hand" and saved["infos"]["prior_checkpoint"] == priors["hand"]
     weights = [v for k, v in saved["actor_state_dict"].items() if k.startswith("mlp.") and k.endswith("weight")]
-    # one PPO iteration moves the zeroed rows only a little: the residual starts near zero
+    # one PPO iteration moves the zeroed rows only a little: the residual starts near zero, with a small std
     assert weights[-1][-16:].abs().max() < 0.05 < weights[-1][:-16].abs().max()
+    std = saved["actor_state_dict"]["distribution.log_std_param"].exp()
+    torch.testing.assert_close(std[-16:], torch.full((16,), 0.2), atol=0.02, rtol=0)
+    torch.testing.assert_close(std[:-16], torch.full((38,), 0.6), atol=0.05, rtol=0)
+
+
+def test_a_shipped_checkpoint_replays_from_its_own_folder(priors, rfs_run, tmp_path):
+    from agents.ppo_runner import read_checkpoint
+
+    tools = os.path.join(ROOT, "tools")
+    shipped = tmp_path / "shipped" / "rfs.pt"
+    ship = [sys.executable, os.path.join(tools, "ship_checkpoint.py"), "--task", "Leap-Grasp-v0"]
+    result = subprocess.run(
+        [*ship, "--checkpoint", str(rfs_run[1]), "--out", str(shipped)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert torch.load(shipped, weights_only=True)["infos"]["prior_checkpoint"] == "hand.pt"
+    assert read_checkpoint(str(shipped))["infos"]["prior_checkpoint"] == str(tmp_path / "shipped" / "hand.pt")
+    assert (tmp_path / "shipped" / "hand.pt").read_bytes() == open(priors["hand"], "rb").read()
+    result = subprocess.run(
+        [sys.executable, os.path.join(tools, "evaluate.py"), "--task", "Leap-Grasp-v0", "--checkpoint", str(shipped),
+         "--num_envs", "4", "--episodes", "4", "--sweep", "1", "--sweep_episodes", "4", "--out", str(tmp_path / "eval")],
+        cwd=rfs_run[0], capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # a different file of the prior's name already beside the target is refused, and nothing is written
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "hand.pt").write_bytes(b"not this prior")
+    result = subprocess.run(
+        [*ship, "--checkpoint", str(rfs_run[1]), "--out", str(tmp_path / "other" / "rfs.pt")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "exists and differs" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["hand.pt"]
 
 
 def test_rfs_chunk_steps_twice_sums_rewards_and_restarts_after_a_reset(priors):

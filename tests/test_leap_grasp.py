@@ -66,7 +66,16 @@ def test_success_for_a_held_lift_and_not_for_a_drop(grasp_env):
     _force_state(env, 0.22, True)
     terms = env._reward_terms()
     assert env.success.all() and (terms["success"] > 0).all()
-    assert env._get_dones()[0].all()
+    # the episode goes on, the success stays latched and its bonus is paid once
+    assert not env._get_dones()[0].any()
+    _force_state(env, 0.02, False)
+    terms = env._reward_terms()
+    assert env.success.all() and (terms["success"] == 0).all()
+    env.cfg.terminate_on_success = True  # as the demonstration tools set it: the success ends the episode
+    try:
+        assert env._get_dones()[0].all()
+    finally:
+        env.cfg.terminate_on_success = False
 
     env.reset()
     for height, grasped in [(0.22, True)] * (hold - 2) + [(0.22, False), (0.02, False)] + [(0.22, True)] * 2:

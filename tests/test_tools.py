@@ -1,6 +1,7 @@
 """The command-line tools end to end: real rsl-rl training, resume, evaluation, export, bad input."""
 
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +23,8 @@ def tool(name, *args, cwd):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("train")
-    result = tool("train.py", *TASK, "--num_envs", "8", "--max_iterations", "2", "--headless", cwd=cwd)
+    args = ["--num_envs", "8", "--max_iterations", "2", "--headless", "--agent", "algorithm.learning_rate=2e-4"]
+    result = tool("train.py", *TASK, *args, cwd=cwd)
     assert result.returncode == 0, result.stderr
     (run,) = glob.glob(str(cwd / "logs/rsl_rl/leap_grasp/*"))
     return cwd, run
@@ -36,14 +38,20 @@ def test_training_writes_checkpoints_logs_and_config(trained_run):
     checkpoint = torch.load(os.path.join(run, "model_1.pt"), weights_only=True)
     assert checkpoint["iter"] == 1 and checkpoint["infos"]["task"] == "Leap-Grasp-v0"
     assert not glob.glob(os.path.join(run, ".tmp_*"))  # atomic writes leave no temporaries
+    with open(os.path.join(run, "params", "agent.json")) as f:
+        assert json.load(f)["algorithm"]["learning_rate"] == 2e-4  # the --agent override
 
 
 def test_resume_continues_the_run(trained_run):
     cwd, run = trained_run
-    result = tool("train.py", *TASK, "--num_envs", "8", "--max_iterations", "3", "--resume", cwd=cwd)
+    stale = os.path.join(run, ".tmp_kill.pt")
+    open(stale, "wb").close()  # a checkpoint write cut short by a SIGKILL
+    args = ["--num_envs", "8", "--max_iterations", "4", "--save_interval", "3", "--resume"]
+    result = tool("train.py", *TASK, *args, cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert "Resuming from" in result.stdout and "iteration 2" in result.stdout
-    assert torch.load(os.path.join(run, "model_2.pt"), weights_only=True)["iter"] == 2
+    assert torch.load(os.path.join(run, "model_3.pt"), weights_only=True)["iter"] == 3
+    assert not os.path.exists(stale) and not os.path.exists(os.path.join(run, "model_2.pt"))
     assert len(glob.glob(str(cwd / "logs/rsl_rl/leap_grasp/*"))) == 1
 
 
@@ -81,6 +89,8 @@ def test_play_evaluates_and_exports_matching_policies(trained_run):
         ([*TASK, "--resume", "nowhere/model_3.pt"], "no checkpoint file or run folder"),
         ([*TASK, "--resume"], "no earlier run"),
         ([*TASK, "--action_space", "telepathy"], "unknown action space"),
+        ([*TASK, "--agent", "algorithm.nope=1"], "no setting 'algorithm.nope'"),
+        ([*TASK, "--agent", "algorithm.num_learning_epochs=many"], "'algorithm.num_learning_epochs' is int"),
     ],
 )
 def test_train_rejects_bad_input_cleanly(tmp_path, args, message):
@@ -103,3 +113,26 @@ def test_corrupt_or_foreign_checkpoints_are_refused(tmp_path, trained_run):
             assert result.returncode != 0 and message in result.stderr, (name, result.stderr)
             assert "Traceback" not in result.stderr
     assert not os.path.exists(tmp_path / "logs")
+
+
+def test_benchmarks_report_rollout_update_and_push_figures(tmp_path, priors):
+    args = [*TASK, "--num_envs", "8", "--num_steps", "4", "--rounds", "1", "--ppo_iterations", "1"]
+    args += ["--action_space", "rfs_hand_arm", "--prior_checkpoint", priors["hand_arm"], "--out", "ppo.json"]
+    result = tool("benchmark.py", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((tmp_path / "ppo.json").read_text())
+    assert figures["action_space"] == "rfs_hand_arm"
+    for key in ("ppo_env_steps_per_s", "ppo_rollout_s_per_iteration", "ppo_update_s_per_iteration", "ratio_ppo_to_raw"):
+        assert figures[key] > 0, key
+    assert figures["ratio_ppo_to_raw"] == figures["ppo_env_steps_per_s"] / figures["raw_physics_env_steps_per_s"]
+
+    args = ["--num_states", "16", "--num_envs", "4", "--repeats", "1", "--euler_steps", "3,1", "--out", "push.json"]
+    result = tool("benchmark_push.py", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    priors_timed = json.loads((tmp_path / "push.json").read_text())["priors"]
+    assert {"hand_only_cpu_3_steps", "hand_only_cpu_1_steps", "hand_arm_cpu_3_steps", "hand_arm_cpu_1_steps"} <= set(
+        priors_timed
+    )
+    assert all(entry["push_share_of_env_step"] > 0 for entry in priors_timed.values())
+    bad = tool("benchmark_push.py", "--euler_steps", "2,x", cwd=tmp_path)
+    assert bad.returncode == 2 and "comma-separated integers" in bad.stderr

@@ -8,12 +8,14 @@ resets included) is recorded; the bare engine then steps from exactly those stat
 variants, substeps and threads), timed around the step call alone. The ratio task/raw is the share of
 throughput the task logic keeps. Task and raw alternate over several rounds so that machine load affects
 both alike. With --ppo_iterations, the real rsl-rl runner then trains for that many iterations after one
-warm-up iteration, timed end to end (rollout and update).
+warm-up iteration, timed end to end, rollout and update apart, with its ratio to raw physics. The grasping
+task's action space is chosen with --action_space (with --prior_checkpoint for the steering spaces).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import cli
@@ -62,16 +64,32 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def ppo_steps_per_s(env, task: str, iterations: int, seed: int, device: str) -> float:
+def ppo_throughput(env, task: str, iterations: int, seed: int, device: str) -> dict:
+    """Env steps/s of PPO training end to end, and the seconds of rollout and of update per iteration."""
     agent_cfg = make_agent_cfg(task)
     agent_cfg["seed"] = seed
     runner = PPORunner(env, agent_cfg, task=task, log_dir=None, device=device)
     runner.learn(num_learning_iterations=1, init_at_random_ep_len=True)  # warm-up
+    update, update_time = runner.alg.update, [0.0]
+
+    def timed_update():
+        tic = time.perf_counter()
+        result = update()
+        update_time[0] += time.perf_counter() - tic
+        return result
+
+    runner.alg.update = timed_update
     synchronize(env.device)
     tic = time.perf_counter()
     runner.learn(num_learning_iterations=iterations)
     synchronize(env.device)
-    return iterations * agent_cfg["num_steps_per_env"] * env.num_envs / (time.perf_counter() - tic)
+    total = time.perf_counter() - tic
+    return {
+        "ppo_iterations": iterations,
+        "ppo_env_steps_per_s": iterations * agent_cfg["num_steps_per_env"] * env.num_envs / total,
+        "ppo_rollout_s_per_iteration": (total - update_time[0]) / iterations,
+        "ppo_update_s_per_iteration": update_time[0] / iterations,
+    }
 
 
 def main() -> None:
@@ -82,11 +100,18 @@ def main() -> None:
     parser.add_argument(
         "--ppo_iterations", type=cli.non_negative_int, default=0, help="PPO iterations to time (0: none)"
     )
+    parser.add_argument("--action_space", help="Leap-Grasp-v0: the action space (default: the task's)")
+    parser.add_argument("--prior_checkpoint", help="flow prior of the steering action spaces")
     parser.add_argument("--out", help="JSON file for the figures")
     args = parser.parse_args()
     task_entry(args.task)
 
-    env = make_env(args.task, **cli.task_overrides(args))
+    overrides = cli.task_overrides(args)
+    if args.action_space:
+        overrides["action_space"] = args.action_space
+    if args.prior_checkpoint:
+        overrides["prior_checkpoint"] = os.path.abspath(args.prior_checkpoint)
+    env = make_env(args.task, **overrides)
     physics, decimation, device = env.physics, env.cfg.decimation, env.device
     save, load, bare_step = bare_engine(physics, decimation)
     generator = torch.Generator(device=device).manual_seed(args.seed)
@@ -143,9 +168,11 @@ def main() -> None:
         "raw_physics_substeps_per_s": steps * decimation / raw_time,
         "ratio_task_to_raw": raw_time / task_time,
     }
+    if getattr(env.cfg, "action_space", None):
+        result["action_space"] = env.cfg.action_space
     if args.ppo_iterations:
-        result["ppo_iterations"] = args.ppo_iterations
-        result["ppo_env_steps_per_s"] = ppo_steps_per_s(env, args.task, args.ppo_iterations, args.seed, args.device)
+        result.update(ppo_throughput(env, args.task, args.ppo_iterations, args.seed, args.device))
+        result["ratio_ppo_to_raw"] = result["ppo_env_steps_per_s"] / result["raw_physics_env_steps_per_s"]
     result["backend_info"] = physics.info.extra
     result["machine"] = cli.machine_info()
     cli.report_json(result, args.out)

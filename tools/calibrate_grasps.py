@@ -42,6 +42,7 @@ def main() -> None:
         num_threads=args.num_threads,
         grasp_type=args.family,
         action_space="abs_joint",
+        terminate_on_success=True,  # an episode is scored at its success; nothing after it counts
     )
     result = calibrate(
         env, args.family, args.rounds, args.seed, from_defaults=args.from_defaults, shape_classes=args.shapes

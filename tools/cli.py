@@ -39,6 +39,48 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
+    return value
+
+
+def override_config(config: dict, override: str, flag: str) -> None:
+    """Set `a.b.c=value` in a nested config dict; the key must exist and the value keep its type (JSON, or text
+    for a text setting)."""
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise ValueError(f"{flag} {override}: needs KEY=VALUE, e.g. algorithm.learning_rate=1e-4")
+    *parents, name = key.split(".")
+    node = config
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or name not in node:
+        raise ValueError(f"{flag} {override}: no setting '{key}' in the config")
+    old = node[name]
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    if isinstance(old, bool) or old is None:
+        ok = isinstance(value, type(old)) or old is None
+    elif isinstance(old, (int, float)):
+        ok = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and (isinstance(old, float) or isinstance(value, int))
+        )
+    else:
+        ok = isinstance(value, type(old))
+    if not ok:
+        raise ValueError(f"{flag} {override}: '{key}' is {type(old).__name__} ({old!r}), got {value!r}")
+    node[name] = float(value) if isinstance(old, float) else value
+
+
 def add_task_args(parser: argparse.ArgumentParser, num_envs: int) -> None:
     parser.add_argument("--task", required=True, help=f"task id, one of: {', '.join(TASKS)}")
     parser.add_argument("--num_envs", type=positive_int, default=num_envs, help="parallel environments")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Carry MuJoCo Warp and the project's other missing packages to the GPU device machine (docs/warp_backend.md).
 #
-# That machine has Python 3.12 and a CUDA torch but none of mujoco, mujoco-warp, warp-lang or rsl-rl-lib,
+# That machine has Python 3.12 and a CUDA torch but none of mujoco, mujoco-warp, warp-lang, rsl-rl-lib or pytest,
 # and reaches no package index; each call carries at most 64 MiB, and the warp-lang wheel alone is about
 # 142 MiB. So the wheels are split into parts under .whl/ (ignored by git), one part per call, kept in
 # /tmp/warp_wheels there while the machine stays warm (it goes back 30 s after a call: make the calls back
@@ -19,7 +19,7 @@ PART_MIB=50 # under 60 MiB, leaving room in the 64 MiB of a call for the working
 WHEELS=(
     warp-lang==1.19.0 mujoco-warp==4.0.0 mujoco==4.0.0 mujoco-core==4.0.0 mujoco-studio==4.0.0 glfw==2.11.0
     pyopengl==3.1.10 websockets==17.4 rsl-rl-lib==5.5.1 tensordict==0.15.3 pyvers==0.2.3 GitPython==3.2.1
-    gitdb==4.0.12 smmap==5.0.3
+    gitdb==4.0.12 smmap==5.0.3 pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 pygments==2.21.0
 )
 STASH=/tmp/warp_wheels
 

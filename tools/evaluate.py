@@ -3,9 +3,9 @@
     python tools/evaluate.py --task Leap-Grasp-v0 --checkpoint A/model_1499.pt B/model_1499.pt --out eval/
 
 Writes report.json, report.md and PNG plots to --out (all at once, when every evaluation is done).
-Episodes run without external disturbances; the robustness sweep then applies random torques to every
-joint every 2 to 5 steps at each scale of the task's nominal disturbance torques (0 reproduces the
-plain evaluation). Leap-Grasp-v0 also measures, for each episode, the deepest finger-finger and
+Episodes run with the task's external disturbances, as it trains (random torques on every joint every 2 to
+5 steps; `--disturbance_scale` scales them, 0 turns them off); the robustness sweep then repeats the
+evaluation at each scale of the task's nominal disturbance torques. Leap-Grasp-v0 also measures, for each episode, the deepest finger-finger and
 hand-object penetration; an episode whose fingers penetrate each other deeper than 0.5 cm is infeasible
 (paper 000, A.2.3).
 """
@@ -92,12 +92,13 @@ def evaluate_checkpoint(args, checkpoint: str, info: dict) -> tuple[dict, dict[s
         overrides = {**cli.task_overrides(args), **env_overrides(info)}
         return make_env(args.task, disturbance_scale=scale, **overrides)
 
-    env = env_with(0.0)
+    env = env_with(args.disturbance_scale)
     policy = load_policy(env, args.task, checkpoint)
     per_step = grasp_penetration(env) if args.task == "Leap-Grasp-v0" else None
     episodes = run_episodes(env, policy, args.episodes, per_step, label="evaluation: ")
     names = [obj.name for obj in getattr(env, "objects", [])]
-    report = {"metrics": {k: v for k, v in summarize(episodes, names).items() if not k.startswith("penetration")}}
+    report = {"disturbance_scale": args.disturbance_scale}
+    report["metrics"] = {k: v for k, v in summarize(episodes, names).items() if not k.startswith("penetration")}
     if per_step is not None:
         report["penetration"] = {
             "hand_hand": depth_summary(episodes["penetration_hand_hand"]),
@@ -204,6 +205,12 @@ def main() -> None:
     )
     parser.add_argument("--out", required=True, help="report folder (replaced when the evaluation is complete)")
     parser.add_argument("--episodes", type=cli.positive_int, default=1024)
+    parser.add_argument(
+        "--disturbance_scale",
+        type=cli.non_negative_float,
+        default=1.0,
+        help="scale of the task's joint disturbances in the main evaluation (1: as trained; 0: none)",
+    )
     parser.add_argument("--sweep", type=parse_sweep, default=parse_sweep("0,1,2,4,8"), help="disturbance scales")
     parser.add_argument("--sweep_episodes", type=cli.positive_int, default=256, help="episodes per sweep point")
     args = parser.parse_args()

@@ -133,13 +133,14 @@ def main() -> None:
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
     parser.add_argument("--grasp_type", choices=("pinch", "power", "all"), default="all")
     parser.add_argument(
-        "--disturbance_scale", type=float, default=1.0, help="joint disturbances, x the task's nominal (0: none)"
+        "--disturbance_scale",
+        type=cli.non_negative_float,
+        default=1.0,
+        help="joint disturbances, x the task's nominal (0: none)",
     )
     parser.add_argument("--out", required=True, help="HDF5 file to write")
     cli.add_video_args(parser)
     args = parser.parse_args()
-    if not args.disturbance_scale >= 0:
-        parser.error(f"--disturbance_scale must be non-negative, got {args.disturbance_scale}")
     video = cli.video_options(args, default_path=os.path.splitext(args.out)[0] + ".mp4")
 
     shard_dir = args.out + ".shards"
@@ -153,6 +154,7 @@ def main() -> None:
         "grasp_type": args.grasp_type,
         "action_space": "abs_joint",
         "disturbance_scale": args.disturbance_scale,
+        "terminate_on_success": True,  # a demonstration ends where its grasp succeeds
     }
     env = make_env(TASK, num_envs=args.num_envs, seed=args.seed, **env_kwargs)
     script_cfg = ScriptedGraspCfg()

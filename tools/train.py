@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
 import json
+import math
 import os
 from datetime import datetime
 
@@ -24,13 +26,20 @@ from agents.ppo_runner import PPORunner, read_checkpoint
 from isaac_tasks import make_agent_cfg, make_env, make_env_cfg, task_entry
 
 
-def zero_init_outputs(runner: PPORunner, dims) -> None:
-    """Start the actor's mean at zero on `dims` (residual actions: training starts at the prior's behaviour)."""
+def start_at_prior(runner: PPORunner, dims, std: float) -> None:
+    """Start the actor's residual outputs `dims` at zero mean and exploration std `std`: training begins at
+    the prior's behaviour, perturbed only a little where small corrections add up (the arm's deltas)."""
     if dims:
-        last = runner.alg.get_policy().mlp[-1]
+        policy = runner.alg.get_policy()
+        dims = list(dims)
         with torch.no_grad():
-            last.weight[list(dims)] = 0.0
-            last.bias[list(dims)] = 0.0
+            policy.mlp[-1].weight[dims] = 0.0
+            policy.mlp[-1].bias[dims] = 0.0
+            distribution = policy.distribution
+            if distribution.std_type == "log":
+                distribution.log_std_param[dims] = math.log(std)
+            else:
+                distribution.std_param[dims] = std
 
 
 def write_json(path: str, data: dict) -> None:
@@ -43,6 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_task_args(parser, num_envs=256)
     parser.add_argument("--max_iterations", type=cli.positive_int, help="total PPO iterations of the run")
+    parser.add_argument(
+        "--save_interval", type=cli.positive_int, help="iterations between checkpoints (default: the task's, 50)"
+    )
     parser.add_argument("--resume", nargs="?", const="latest", help="checkpoint file, run folder, or none: latest run")
     parser.add_argument(
         "--action_space",
@@ -56,6 +68,13 @@ def main() -> None:
     parser.add_argument("--experiment_name", help="folder under the log root (default: the task's)")
     parser.add_argument("--run_name", default="", help="suffix of the run folder")
     parser.add_argument("--log_root", default=os.path.join("logs", "rsl_rl"))
+    parser.add_argument(
+        "--agent",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override the task's PPO runner config, e.g. algorithm.desired_kl=0.03 actor.hidden_dims=[512,256]",
+    )
     args = parser.parse_args()
 
     task_entry(args.task)
@@ -73,6 +92,10 @@ def main() -> None:
     agent_cfg["run_name"] = args.run_name
     if args.max_iterations is not None:
         agent_cfg["max_iterations"] = args.max_iterations
+    if args.save_interval is not None:
+        agent_cfg["save_interval"] = args.save_interval
+    for override in args.agent:
+        cli.override_config(agent_cfg, override, "--agent")
     if args.experiment_name:
         agent_cfg["experiment_name"] = args.experiment_name
     experiment_dir = os.path.abspath(os.path.join(args.log_root, agent_cfg["experiment_name"]))
@@ -87,6 +110,8 @@ def main() -> None:
     env = make_env(args.task, **overrides)
     if resume_path:
         log_dir = os.path.dirname(os.path.abspath(resume_path))
+        for stale in glob.glob(os.path.join(log_dir, ".tmp_*.pt")):  # a checkpoint write cut short by a kill
+            os.remove(stale)
     else:
         stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
         log_dir = os.path.join(experiment_dir, stamp + (f"_{args.run_name}" if args.run_name else ""))
@@ -95,7 +120,8 @@ def main() -> None:
         runner.load(resume_path)
         print(f"Resuming from {resume_path} at iteration {runner.current_learning_iteration}")
     else:
-        zero_init_outputs(runner, getattr(getattr(env, "action_space", None), "zero_init_dims", ()))
+        space = getattr(env, "action_space", None)
+        start_at_prior(runner, getattr(space, "residual_dims", ()), getattr(env.cfg, "residual_init_std", 1.0))
     remaining = agent_cfg["max_iterations"] - runner.current_learning_iteration
     if remaining <= 0:
         print(f"Nothing to do: the run already has {runner.current_learning_iteration} iterations")

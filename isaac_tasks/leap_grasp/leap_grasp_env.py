@@ -143,7 +143,8 @@ class LeapGraspEnv(BaseEnv):
         t = self._task_state()
         holding = (t["height"] >= cfg.success_height) & t["held"] & t["feasible"]
         self.hold_steps.copy_(torch.where(holding, self.hold_steps + 1, torch.zeros_like(self.hold_steps)))
-        self.success.copy_(self.hold_steps >= cfg.success_hold_steps)
+        succeeded = (self.hold_steps >= cfg.success_hold_steps) & ~self.success  # this step, once per episode
+        self.success |= succeeded
         self._object_pos = t["object_pos"]
         return {
             "palm_proximity": w.palm_proximity * rewards.palm_proximity(s.site_pos[:, 0], t["object_pos"]),
@@ -152,7 +153,7 @@ class LeapGraspEnv(BaseEnv):
             "grasp_contact": w.grasp_contact * rewards.grasp_contact(t["thumb"], t["opposing"]),
             "lift": w.lift * rewards.lift(t["height"], t["held"], cfg.target_lift_height),
             "target_tracking": w.target_tracking * rewards.target_tracking(t["object_pos"], self.target_pos, t["held"]),
-            "success": w.success * self.success.float(),
+            "success": w.success * succeeded.float(),
             "excessive_lift": w.excessive_lift * rewards.excessive_lift(t["height"], cfg.max_lift_height),
             "joint_limit": w.joint_limit
             * rewards.joint_limit(s.joint_pos, self.physics.joint_limits, cfg.soft_joint_limit_fraction),
@@ -161,7 +162,7 @@ class LeapGraspEnv(BaseEnv):
     def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
         fell = self._object_pos[:, 2] < self.cfg.fall_height
         time_out = self.episode_length_buf >= self.max_episode_length
-        return self.success | fell, time_out
+        return (self.success & self.cfg.terminate_on_success) | fell, time_out
 
     def _episode_log(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
         success = self.success[env_ids].float()
@@ -230,6 +231,7 @@ class LeapGraspEnv(BaseEnv):
                 object_pos,
                 object_quat,
                 object_pos - palm_pos,
+                self.object_geometry,
                 self.target_pos,
                 self.target_quat,
                 tip_contact,

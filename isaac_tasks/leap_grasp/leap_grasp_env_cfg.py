@@ -42,9 +42,11 @@ class LeapGraspEnvCfg(BaseEnvCfg):
     ik_posture_gain: float = 0.1  # per step, null-space pull of the arm joints towards arm_home_pose
     # latent and residual action spaces (agents/flow_steering.py)
     prior_checkpoint: str = ""  # a flow prior written by tools/train_prior.py
+    prior_num_steps: int = 2  # Euler steps of the prior's Push while steering (0: the prior's own); docs/decisions.md
     latent_bound: float = 2.5  # latents are squashed into (-bound, bound)
     residual_arm_scale: float = 0.3  # residual on the arm delta, in units of the per-step limits
     residual_finger_scale: float = 0.1  # rad
+    residual_init_std: float = 0.2  # initial exploration std of the residual outputs (the latent's: the PPO init_std)
     demos_path: str = ""  # demonstrations for the PCA action space (tools/generate_demos.py)
     num_pca_components: int = 4
     vqvae_checkpoint: str = ""  # a finger-motion VQ-VAE written by tools/train_vqvae.py
@@ -70,6 +72,10 @@ class LeapGraspEnvCfg(BaseEnvCfg):
     target_lift_height: float = 0.25  # m, the target object pose
     max_lift_height: float = 0.40  # m, above which lifting is penalized
     success_hold_steps: int = 5  # consecutive control steps held above success_height
+    # The episode goes on after a success (latched for the metric, rewarded once) unless this is set: ending it
+    # there would forfeit the per-step lift and tracking rewards of holding on, which outweigh the bonus, so a
+    # policy would learn to hover below success_height (docs/decisions.md). Demonstration tools set it.
+    terminate_on_success: bool = False
     joint_limit_margin: float = 0.05  # rad; an arm closer than this to a limit is infeasible
     soft_joint_limit_fraction: float = 0.95  # penalize beyond this fraction of each joint range
     fall_height: float = -0.05  # m; an object below the table top has fallen off
@@ -84,7 +90,7 @@ class LeapGraspEnvCfg(BaseEnvCfg):
             low, high = getattr(self, name)
             if low > high:
                 raise ValueError(f"{name} must be (low, high) with low <= high, got {(low, high)}")
-        for name in ("latent_bound", "residual_arm_scale", "residual_finger_scale"):
+        for name in ("latent_bound", "residual_arm_scale", "residual_finger_scale", "residual_init_std"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("arm_disturbance_torque", "finger_disturbance_torque", "arm_init_noise"):
@@ -92,5 +98,7 @@ class LeapGraspEnvCfg(BaseEnvCfg):
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
         if not 0 < self.success_height <= self.target_lift_height < self.max_lift_height:
             raise ValueError("need 0 < success_height <= target_lift_height < max_lift_height")
+        if self.prior_num_steps < 0:
+            raise ValueError(f"prior_num_steps must be 0 (the prior's own) or positive, got {self.prior_num_steps}")
         if len(self.arm_home_pose) != 7:
             raise ValueError("arm_home_pose needs 7 joint angles")

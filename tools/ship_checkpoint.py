@@ -1,0 +1,30 @@
+"""Ship a trained policy: copy its checkpoint, with the prior (or other files) its action space reads, into one
+folder whose checkpoint names them relative to itself, so that the folder replays from any checkout.
+
+    python tools/ship_checkpoint.py --task Leap-Grasp-v0 --checkpoint logs/rsl_rl/leap_grasp/<run>/model_N.pt \\
+        --out checkpoints/leap_grasp_rfs_hand_arm.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import cli
+
+from agents.ppo_runner import ship_checkpoint
+from isaac_tasks import task_entry
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", required=True, help="task id the checkpoint was trained on")
+    parser.add_argument("--checkpoint", required=True, help="model_<N>.pt written by tools/train.py")
+    parser.add_argument("--out", required=True, help="the shipped checkpoint file")
+    args = parser.parse_args()
+    task_entry(args.task)
+    for path in ship_checkpoint(args.checkpoint, args.out, args.task):
+        print(f"Wrote {path}")
+
+
+if __name__ == "__main__":
+    cli.run_main(main)
