@@ -7,6 +7,7 @@ and the action size, which loading checks; they are read with `torch.load(weight
 from __future__ import annotations
 
 import filecmp
+import math
 import os
 import shutil
 import tempfile
@@ -119,11 +120,64 @@ ACTION_SPACE_SETTINGS = (
 PATH_SETTINGS = ("prior_checkpoint", "demos_path", "vqvae_checkpoint")
 
 
+# Ranges of the runner settings a user may override (rsl-rl checks none of them): (low, high, low included).
+PPO_RANGES = {
+    "num_steps_per_env": (1, None, True),
+    "max_iterations": (1, None, True),
+    "save_interval": (1, None, True),
+    "algorithm.num_learning_epochs": (1, None, True),
+    "algorithm.num_mini_batches": (1, None, True),
+    "algorithm.learning_rate": (0, None, False),
+    "algorithm.desired_kl": (0, None, False),
+    "algorithm.gamma": (0, 1, False),
+    "algorithm.lam": (0, 1, True),
+    "algorithm.clip_param": (0, None, False),
+    "algorithm.entropy_coef": (0, None, True),
+    "algorithm.value_loss_coef": (0, None, True),
+    "algorithm.max_grad_norm": (0, None, False),
+}
+
+
+def check_ppo_cfg(cfg: dict) -> None:
+    """ValueError naming the first setting of a PPO runner config that is not a finite number or is out of its
+    range (PPO_RANGES), before anything is built."""
+
+    def walk(node, prefix=""):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from walk(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    for key, value in walk(cfg):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"PPO setting {key} must be finite, got {value}")
+        if key in PPO_RANGES:
+            low, high, closed = PPO_RANGES[key]
+            below = value < low if closed else value <= low
+            if below or (high is not None and value > high):
+                bound = f"{'>=' if closed else '>'} {low}" + (f" and <= {high}" if high is not None else "")
+                raise ValueError(f"PPO setting {key} must be {bound}, got {value}")
+
+
 class PPORunner(OnPolicyRunner):
     """rsl-rl's runner; checkpoint I/O differs, and the PPO update runs on every core (agents/threads.py)."""
 
-    def __init__(self, env, train_cfg: dict, task: str, log_dir: str | None = None, device: str = "cpu"):
+    def __init__(
+        self,
+        env,
+        train_cfg: dict,
+        task: str,
+        log_dir: str | None = None,
+        device: str = "cpu",
+        publish_dir: str | None = None,
+    ):
+        """`publish_dir`: where the run folder `log_dir` (then a staging folder) is moved by its first checkpoint;
+        TensorBoard logging only (a W&B or Neptune run would start again after the move)."""
+        if publish_dir and train_cfg.get("logger", "tensorboard") != "tensorboard":
+            raise ValueError("a staged run folder (publish_dir) needs the tensorboard logger")
         super().__init__(env, train_cfg, log_dir=log_dir, device=device)
+        self.publish_dir = publish_dir
         update = self.alg.update
 
         def update_on_every_core() -> dict[str, float]:
@@ -142,6 +196,15 @@ class PPORunner(OnPolicyRunner):
         saved["iter"] = self.current_learning_iteration
         saved["infos"] = {**self.checkpoint_info, **(infos or {})}
         save_atomically(saved, path)
+        staging = self.logger.log_dir
+        if self.publish_dir and staging != self.publish_dir and os.path.dirname(path) == staging:
+            # the run folder appears with its first checkpoint: a run killed before it leaves no folder to resume.
+            # TensorBoard appends to its event file by path, so its writer is closed and opened again after the move.
+            self.logger.writer.close()
+            os.replace(staging, self.publish_dir)
+            self.logger.log_dir = self.publish_dir
+            self.logger.init_logging_writer()
+            path = os.path.join(self.publish_dir, os.path.basename(path))
         self.logger.save_model(path, self.current_learning_iteration)
 
     def load(

@@ -21,6 +21,9 @@ from isaac_tasks.physics import BACKENDS
 from isaac_tasks.physics.interface import PhysicsBackend
 
 
+MAX_ENVS = 2**24
+
+
 @dataclass(kw_only=True)
 class BaseEnvCfg:
     num_envs: int = 256
@@ -42,8 +45,8 @@ class BaseEnvCfg:
     """Factor on the task's nominal disturbance torques (0: none); robustness evaluation sweeps it."""
 
     def validate(self) -> None:
-        if self.num_envs < 1:
-            raise ValueError(f"num_envs must be at least 1, got {self.num_envs}")
+        if not 1 <= self.num_envs <= MAX_ENVS:  # the physics backends check the memory of what passes
+            raise ValueError(f"num_envs must be between 1 and {MAX_ENVS}, got {self.num_envs}")
         if self.seed < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
         if self.backend not in BACKENDS:

@@ -46,13 +46,36 @@ def test_resume_continues_the_run(trained_run):
     cwd, run = trained_run
     stale = os.path.join(run, ".tmp_kill.pt")
     open(stale, "wb").close()  # a checkpoint write cut short by a SIGKILL
+    # a run SIGKILLed before its first checkpoint: its staging folder, named after its (now dead) process
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    staging = os.path.join(os.path.dirname(run), f".2099-01-01_00-00-00.partial-{dead.pid}")
+    os.makedirs(os.path.join(staging, "params"))
     args = ["--num_envs", "8", "--max_iterations", "4", "--save_interval", "3", "--resume"]
     result = tool("train.py", *TASK, *args, cwd=cwd)
     assert result.returncode == 0, result.stderr
     assert "Resuming from" in result.stdout and "iteration 2" in result.stdout
     assert torch.load(os.path.join(run, "model_3.pt"), weights_only=True)["iter"] == 3
     assert not os.path.exists(stale) and not os.path.exists(os.path.join(run, "model_2.pt"))
-    assert len(glob.glob(str(cwd / "logs/rsl_rl/leap_grasp/*"))) == 1
+    assert not os.path.exists(staging)
+    assert os.listdir(os.path.dirname(run)) == [os.path.basename(run)]
+
+
+def test_a_run_is_published_with_its_first_checkpoint(tmp_path):
+    """Until its first checkpoint a run lives in a hidden staging folder; moved into place, the run folder holds
+    the TensorBoard log of every iteration, before and after the move."""
+    result = tool("train.py", *TASK, "--num_envs", "4", "--max_iterations", "2", "--agent", "num_steps_per_env=2",
+                  "--log_root", "logs", "--run_name", "x", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (run,) = glob.glob(str(tmp_path / "logs/leap_grasp/*"))
+    assert run.endswith("_x") and sorted(glob.glob(os.path.join(run, "model_*.pt")))
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+
+    events = EventMultiplexer().AddRunsFromDirectory(run)
+    events.Reload()
+    steps = {e.step for name in events.Runs() for e in events.Scalars(name, "Loss/learning_rate")}
+    assert steps == {0, 1}
+    assert os.listdir(tmp_path / "logs/leap_grasp") == [os.path.basename(run)]
 
 
 def test_play_evaluates_and_exports_matching_policies(trained_run):
@@ -136,3 +159,13 @@ def test_benchmarks_report_rollout_update_and_push_figures(tmp_path, priors):
     assert all(entry["push_share_of_env_step"] > 0 for entry in priors_timed.values())
     bad = tool("benchmark_push.py", "--euler_steps", "2,x", cwd=tmp_path)
     assert bad.returncode == 2 and "comma-separated integers" in bad.stderr
+
+
+def test_step_soak_reports_every_action_pattern(tmp_path):
+    args = ["steps", "--env_steps", "100", "--num_envs", "4", "--tasks", "Leap-Grasp-v0", "--out", "soak.json"]
+    result = tool("soak.py", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "soak.json").read_text())["tasks"]["Leap-Grasp-v0"]
+    assert set(rows) == {"uniform", "saturated", "alternating", "out_of_range"}
+    assert sum(row["env_steps"] for row in rows.values()) >= 100
+    assert all(row["crash"] is None and row["non_finite_steps"] == 0 for row in rows.values())

@@ -15,7 +15,6 @@ task's action space is chosen with --action_space (with --prior_checkpoint for t
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import cli
@@ -93,7 +92,7 @@ def ppo_throughput(env, task: str, iterations: int, seed: int, device: str) -> d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_task_args(parser, num_envs=128)
     parser.add_argument("--num_steps", type=cli.positive_int, default=40, help="control steps per round")
     parser.add_argument("--rounds", type=cli.positive_int, default=3)
@@ -101,8 +100,8 @@ def main() -> None:
         "--ppo_iterations", type=cli.non_negative_int, default=0, help="PPO iterations to time (0: none)"
     )
     parser.add_argument("--action_space", help="Leap-Grasp-v0: the action space (default: the task's)")
-    parser.add_argument("--prior_checkpoint", help="flow prior of the steering action spaces")
-    parser.add_argument("--out", help="JSON file for the figures")
+    parser.add_argument("--prior_checkpoint", type=cli.existing_file, help="flow prior of the steering action spaces")
+    parser.add_argument("--out", type=cli.output_file, help="JSON file for the figures")
     args = parser.parse_args()
     task_entry(args.task)
 
@@ -110,7 +109,7 @@ def main() -> None:
     if args.action_space:
         overrides["action_space"] = args.action_space
     if args.prior_checkpoint:
-        overrides["prior_checkpoint"] = os.path.abspath(args.prior_checkpoint)
+        overrides["prior_checkpoint"] = args.prior_checkpoint
     env = make_env(args.task, **overrides)
     physics, decimation, device = env.physics, env.cfg.decimation, env.device
     save, load, bare_step = bare_engine(physics, decimation)

@@ -24,11 +24,11 @@ from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num_states", type=cli.positive_int, default=2000)
     parser.add_argument("--object", default="bottle", help="object name from assets/objects.py")
     parser.add_argument("--seed", type=cli.non_negative_int, default=0)
-    parser.add_argument("--out", help="JSON file for the figures")
+    parser.add_argument("--out", type=cli.output_file, help="JSON file for the figures")
     args = parser.parse_args()
     objects = {o.name: o for o in object_set()}
     if args.object not in objects:

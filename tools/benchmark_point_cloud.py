@@ -74,12 +74,12 @@ def measure(args, num_envs: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--teacher", required=True, help="a Leap-Grasp-v0 policy checkpoint")
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--teacher", type=cli.existing_file, required=True, help="a Leap-Grasp-v0 policy checkpoint")
     parser.add_argument("--num_envs", type=cli.positive_int, nargs="+", default=[64, 256])
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
     parser.add_argument("--repeats", type=cli.positive_int, default=10)
-    parser.add_argument("--out", help="also write the figures to this JSON file")
+    parser.add_argument("--out", type=cli.output_file, help="also write the figures to this JSON file")
     add_point_cloud_args(parser)
     args = parser.parse_args()
     rows = [measure(args, n) for n in args.num_envs]

@@ -53,14 +53,14 @@ def euler_steps_list(text: str) -> list[int]:
     try:
         steps = [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--euler_steps needs comma-separated integers, got '{text}'") from None
+        raise argparse.ArgumentTypeError(f"needs comma-separated integers, got '{text}'") from None
     if not steps or min(steps) < 1:
-        raise argparse.ArgumentTypeError(f"--euler_steps needs positive integers, got '{text}'")
+        raise argparse.ArgumentTypeError(f"needs positive integers, got '{text}'")
     return steps
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num_states", type=cli.positive_int, default=4096, help="states per Push batch")
     parser.add_argument("--num_envs", type=cli.positive_int, default=256, help="Leap-Grasp-v0 environments")
     parser.add_argument("--repeats", type=cli.positive_int, default=10, help="timed calls (median reported)")
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=cli.BACKENDS, default="mujoco", help="physics of the reference step")
     parser.add_argument("--device", default="cpu", help="with --backend mujoco_warp: the simulation's device")
     parser.add_argument("--seed", type=cli.non_negative_int, default=0)
-    parser.add_argument("--out", help="JSON file for the figures")
+    parser.add_argument("--out", type=cli.output_file, help="JSON file for the figures")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
 

@@ -9,7 +9,6 @@ Prints the success of every round and writes the ranges, keyed "<strategy>/<shap
 from __future__ import annotations
 
 import argparse
-import os
 
 import cli
 
@@ -18,7 +17,7 @@ from isaac_tasks.leap_grasp.grasp_calibration import calibrate
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", choices=("pinch", "power"), required=True)
     parser.add_argument("--num_envs", type=cli.positive_int, default=480)
     parser.add_argument(
@@ -30,11 +29,8 @@ def main() -> None:
         "--from_defaults", action="store_true", help="refine the demonstrator's current ranges, not the search box"
     )
     parser.add_argument("--shapes", nargs="+", help="shape classes to search (default: all of the family's)")
-    parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--out", type=cli.output_file, required=True, help="JSON file to write")
     args = parser.parse_args()
-    folder = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(folder) or os.path.isdir(args.out):
-        raise ValueError(f"--out {args.out}: needs a file path in an existing folder")
     env = make_env(
         "Leap-Grasp-v0",
         num_envs=args.num_envs,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
+import math
 import os
 import platform
+import shutil
 import sys
-from typing import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 
 # Videos render headless (EGL: the GPU where there is one, else Mesa on the CPU); mujoco reads this on import.
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -25,6 +29,14 @@ from isaac_tasks.physics import BACKENDS  # noqa: E402
 torch.set_num_threads(1)
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message: str):
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -39,14 +51,103 @@ def non_negative_int(text: str) -> int:
     return value
 
 
-def non_negative_float(text: str) -> float:
+def finite_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {text}") from None
-    if not value >= 0:  # also refuses nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = finite_float(text)
+    if value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
     return value
+
+
+def positive_float(text: str) -> float:
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = finite_float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _input_problem(path: str) -> str | None:
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"a link to nowhere ({os.readlink(path)})"
+    if not os.path.exists(path):
+        return "no such file"
+    if not os.path.isfile(path):
+        return "a folder, not a file"
+    if os.path.getsize(path) == 0:
+        return "the file is empty"
+    return None
+
+
+def _output_problem(path: str, folder: bool) -> str | None:
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"a link to nowhere ({os.readlink(path)})"
+    if os.path.exists(path) and os.path.isdir(path) != folder:
+        return "exists and is " + ("a file, not a folder" if folder else "a folder, not a file")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"cannot be created, {parent} is a file"
+    if not os.access(parent, os.W_OK):
+        return f"cannot be created, {parent} is not writable"
+    return None
+
+
+def input_file(path: str, flag: str) -> str:
+    """`path` as an absolute path, checked to be a non-empty file; ValueError naming `flag` otherwise."""
+    problem = _input_problem(path)
+    if problem:
+        raise ValueError(f"{flag} {path}: {problem}")
+    return os.path.abspath(path)
+
+
+def output_path(path: str, flag: str, folder: bool = False) -> str:
+    """`path` as an absolute path where a file (or a `folder`) can be written, checked before any work and
+    without creating anything; ValueError naming `flag` otherwise."""
+    problem = _output_problem(path, folder)
+    if problem:
+        raise ValueError(f"{flag} {path}: {problem}")
+    return os.path.abspath(path)
+
+
+def existing_file(text: str) -> str:
+    """argparse type: a non-empty file (as an absolute path)."""
+    problem = _input_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
+    return os.path.abspath(text)
+
+
+def output_file(text: str) -> str:
+    """argparse type: a path where a file can be written (as an absolute path); nothing is created."""
+    problem = _output_problem(text, folder=False)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
+    return os.path.abspath(text)
+
+
+def output_folder(text: str) -> str:
+    """argparse type: a path where a folder can be made or added to (as an absolute path); nothing is created."""
+    problem = _output_problem(text, folder=True)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text}: {problem}")
+    return os.path.abspath(text)
 
 
 def override_config(config: dict, override: str, flag: str) -> None:
@@ -158,6 +259,7 @@ def video_options(args: argparse.Namespace, default_path: str) -> dict | None:
     video.check_camera(args.camera)
     video.check_size(width, height)
     video.check_output(path)
+    output_path(path, "--video")
     return {
         "path": path,
         "num_envs": args.video_envs,
@@ -169,14 +271,53 @@ def video_options(args: argparse.Namespace, default_path: str) -> dict | None:
     }
 
 
-def run_main(main: Callable[[], None]) -> None:
-    """Run a tool, turning expected failures into one line on stderr and exit status 2."""
-    from agents.ppo_runner import CheckpointError
+@contextlib.contextmanager
+def staged_folder(path: str, replace: bool = False) -> Iterator[str]:
+    """Yield a fresh folder beside `path` to write into; on success its files are moved into `path` (all of
+    `path` replaced with `replace`), on failure it is removed: `path` never holds a partial output."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(path)}.")
+    try:
+        yield staging
+        if os.path.isdir(path) and not replace:
+            for name in os.listdir(staging):
+                os.replace(os.path.join(staging, name), os.path.join(path, name))
+        else:
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
+
+@contextlib.contextmanager
+def new_run_folder(path: str, checkpoints: str) -> Iterator[None]:
+    """On a failure inside, remove `path` if it did not exist before and holds no file matching `checkpoints`
+    (a glob): a run stopped before its first checkpoint leaves nothing behind."""
+    new = not os.path.exists(path)
+    try:
+        yield
+    except BaseException:
+        if new and not glob.glob(os.path.join(path, checkpoints)):
+            shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+def remove_stale_temporaries(folder: str) -> None:
+    """Remove the temporaries of checkpoint writes cut short by a kill (agents.ppo_runner.save_atomically)."""
+    for stale in glob.glob(os.path.join(folder, ".tmp_*.pt")):
+        os.remove(stale)
+
+
+def run_main(main: Callable[[], None]) -> None:
+    """Run a tool, turning expected failures (bad values, files, folders, memory) into one line on stderr and
+    exit status 2; any other exception is a bug and keeps its traceback."""
     try:
         main()
-    except (ValueError, CheckpointError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ValueError, OSError, MemoryError, torch.OutOfMemoryError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"error: {message}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -211,6 +352,7 @@ def report_json(result: dict, out: str | None) -> None:
     """Print a benchmark's figures and, if asked, write them atomically to `out`."""
     print(json.dumps(result, indent=2))
     if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         with open(out + ".tmp", "w") as f:
             json.dump(result, f, indent=2)
         os.replace(out + ".tmp", out)
@@ -224,10 +366,10 @@ def find_checkpoint(resume: str, runs_dir: str, prefix: str) -> str:
     if os.path.isfile(resume):
         return resume
     folder = resume
-    if resume == "latest":
-        runs = sorted(d for d in glob.glob(os.path.join(runs_dir, "*")) if os.path.isdir(d))
+    if resume == "latest":  # the newest run with a checkpoint (a run killed before its first one has none)
+        runs = sorted(os.path.dirname(p) for p in glob.glob(os.path.join(runs_dir, "*", f"{prefix}*.pt")))
         if not runs:
-            raise CheckpointError(f"--resume: no earlier run in {runs_dir}")
+            raise CheckpointError(f"--resume: no earlier run with a checkpoint in {runs_dir}")
         folder = runs[-1]
     if not os.path.isdir(folder):
         raise CheckpointError(f"--resume: checkpoint not found: no checkpoint file or run folder at {resume}")

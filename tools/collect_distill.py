@@ -33,9 +33,13 @@ def add_point_cloud_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--camera_width", type=cli.positive_int, default=defaults.cameras[0].width)
     parser.add_argument("--camera_height", type=cli.positive_int, default=defaults.cameras[0].height)
     parser.add_argument("--sampling", choices=("random", "fps"), default=defaults.sampling)
-    parser.add_argument("--extrinsic_pos_noise", type=float, default=defaults.extrinsic_pos_noise, help="m")
-    parser.add_argument("--extrinsic_rot_noise", type=float, default=defaults.extrinsic_rot_noise, help="rad")
-    parser.add_argument("--point_noise", type=float, default=defaults.point_noise, help="m")
+    parser.add_argument(
+        "--extrinsic_pos_noise", type=cli.non_negative_float, default=defaults.extrinsic_pos_noise, help="m"
+    )
+    parser.add_argument(
+        "--extrinsic_rot_noise", type=cli.non_negative_float, default=defaults.extrinsic_rot_noise, help="rad"
+    )
+    parser.add_argument("--point_noise", type=cli.non_negative_float, default=defaults.point_noise, help="m")
 
 
 def point_cloud_cfg(args: argparse.Namespace) -> PointCloudCfg:
@@ -84,16 +88,18 @@ def collect_round(env, teacher, sensor: PointCloudSensor, size: int, keep_failed
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--teacher", required=True, help="a Leap-Grasp-v0 policy checkpoint (tools/train.py)")
-    parser.add_argument("--out", required=True, help="dataset folder (shards are added to it)")
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--teacher", type=cli.existing_file, required=True, help="a Leap-Grasp-v0 policy checkpoint (tools/train.py)"
+    )
+    parser.add_argument("--out", type=cli.output_folder, required=True, help="dataset folder (shards are added to it)")
     parser.add_argument("--num_demos", type=cli.positive_int, default=1800, help="successful episodes to collect")
     parser.add_argument("--max_rounds", type=cli.positive_int, default=10_000, help="stop after this many rounds")
     parser.add_argument("--keep_failed", action="store_true", help="also store failed episodes (not counted)")
     parser.add_argument("--num_envs", type=cli.positive_int, default=64)
     parser.add_argument("--seed", type=cli.non_negative_int, default=0)
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
-    parser.add_argument("--episode_length_s", type=float, help="override the task's episode length")
+    parser.add_argument("--episode_length_s", type=cli.positive_float, help="override the task's episode length")
     add_point_cloud_args(parser)
     args = parser.parse_args()
     pc_cfg = point_cloud_cfg(args)
@@ -112,8 +118,7 @@ def main() -> None:
         ),
     }
 
-    os.makedirs(args.out, exist_ok=True)
-    done = shard_paths(args.out)
+    done = shard_paths(args.out) if os.path.isdir(args.out) else []
     if [os.path.basename(p) for p in done] != [os.path.basename(shard_path(args.out, k)) for k in range(len(done))]:
         raise ValueError(
             f"{args.out}: shards are not rounds 0..{len(done) - 1} in order; not a dataset this tool can resume"
@@ -136,6 +141,7 @@ def main() -> None:
             episodes = collect_round(env, teacher, sensor, args.num_envs, args.keep_failed)
             successes = sum(e.success for e in episodes)
             shard_attrs = {**attrs, "round": k, "num_successes": successes, "episodes_run": args.num_envs}
+            os.makedirs(args.out, exist_ok=True)
             write_shard(shard_path(args.out, k), TASK, episodes, shard_attrs)
             collected += successes
             episodes_run += args.num_envs

@@ -30,12 +30,29 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
+from agents import prior_data  # noqa: E402
+from agents.demonstrations import load_demos  # noqa: E402
+from agents.flow_matching import FlowPrior  # noqa: E402
+from agents.vqvae import FingerVQVAE  # noqa: E402
 from isaac_tasks import make_agent_cfg  # noqa: E402
 from isaac_tasks.leap_grasp.action_spaces import ACTION_SPACES, action_space_class  # noqa: E402
 
 TASK = "Leap-Grasp-v0"
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 GRASP_TYPES = ("pinch", "power")
+
+
+def check_input(key: str, path: str) -> None:
+    """Read the file of option `key` as the methods will, so that a wrong or damaged one stops the comparison
+    before its first run."""
+    if key.startswith("prior_"):
+        variant = key.removeprefix("prior_")
+        model, metadata = FlowPrior.load(path)
+        prior_data.check_prior(path, model.config, metadata, variant, f"--{key}")
+    elif key == "demos":
+        load_demos(path, TASK)
+    else:
+        FingerVQVAE.load(path)
 
 
 def needs(method: str) -> list[str]:
@@ -181,25 +198,32 @@ def write_report(out: str, table: dict, args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", required=True, help=f"action spaces: {', '.join(ACTION_SPACES)}")
     parser.add_argument("--seeds", nargs="+", type=cli.non_negative_int, default=[0, 1, 2])
     parser.add_argument("--env_steps", type=cli.positive_int, required=True, help="control steps per run")
     parser.add_argument("--num_envs", type=cli.positive_int, default=256)
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
     parser.add_argument("--eval_episodes", type=cli.positive_int, default=1024)
-    parser.add_argument("--prior_hand", help="hand prior for rfs_hand, rfs_chunk_hand, dsrl_hand")
-    parser.add_argument("--prior_hand_arm", help="hand+arm prior for rfs_hand_arm, dsrl_hand_arm, residual_hand_arm")
-    parser.add_argument("--demos", help="demonstrations for pca")
-    parser.add_argument("--vqvae", help="finger-motion VQ-VAE for vqvae (tools/train_vqvae.py)")
-    parser.add_argument("--out", required=True)
+    parser.add_argument(
+        "--prior_hand", type=cli.existing_file, help="hand prior for rfs_hand, rfs_chunk_hand, dsrl_hand"
+    )
+    parser.add_argument(
+        "--prior_hand_arm",
+        type=cli.existing_file,
+        help="hand+arm prior for rfs_hand_arm, dsrl_hand_arm, residual_hand_arm",
+    )
+    parser.add_argument("--demos", type=cli.existing_file, help="demonstrations for pca")
+    parser.add_argument("--vqvae", type=cli.existing_file, help="finger-motion VQ-VAE for vqvae (tools/train_vqvae.py)")
+    parser.add_argument("--out", type=cli.output_folder, required=True, help="report folder (runs resume from it)")
     args = parser.parse_args()
     for method in args.methods:
         if method not in ACTION_SPACES:
             raise ValueError(f"unknown method '{method}'; available: {', '.join(ACTION_SPACES)}")
         for key in needs(method):
-            if not getattr(args, key) or not os.path.isfile(getattr(args, key)):
-                raise ValueError(f"method '{method}' needs --{key} (an existing file)")
+            if not getattr(args, key):
+                raise ValueError(f"method '{method}' needs --{key}")
+            check_input(key, getattr(args, key))
     os.makedirs(args.out, exist_ok=True)
     results = []
     for method in args.methods:

@@ -83,36 +83,42 @@ def rollout(env, obs, teacher, student, sensor, noise, offsets, p_teacher, group
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--teacher", help="a Leap-Grasp-v0 policy checkpoint (default with --resume: the run's)")
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--teacher", type=cli.existing_file, help="a Leap-Grasp-v0 policy checkpoint (default with --resume: the run's)"
+    )
     parser.add_argument("--num_envs", type=cli.positive_int, default=1024)
     parser.add_argument("--steps_per_iteration", type=cli.positive_int, default=128)
     parser.add_argument("--iterations", type=cli.non_negative_int, default=200, help="DAgger iterations to run")
-    parser.add_argument("--p_teacher", type=float, default=1.0, help="p_teacher of the first iteration")
-    parser.add_argument("--p_teacher_decay", type=float, default=0.999, help="factor on p_teacher per iteration")
+    parser.add_argument("--p_teacher", type=cli.fraction, default=1.0, help="p_teacher of the first iteration")
     parser.add_argument(
-        "--eval_fraction", type=float, default=0.125, help="share of teacher-only and of student-only envs"
+        "--p_teacher_decay", type=cli.positive_float, default=0.999, help="factor on p_teacher per iteration"
+    )
+    parser.add_argument(
+        "--eval_fraction", type=cli.fraction, default=0.125, help="share of teacher-only and of student-only envs"
     )
     parser.add_argument("--buffer_iterations", type=cli.positive_int, default=4, help="iterations of data kept")
     parser.add_argument("--updates_per_iteration", type=cli.non_negative_int, default=200)
     parser.add_argument("--batch_size", type=cli.positive_int, default=256)
-    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--lr", type=cli.positive_float, default=3e-4)
     parser.add_argument("--hidden_dims", type=cli.positive_int, nargs="+", default=[512, 512, 512])
     parser.add_argument("--dataset", help="a collect_distill.py dataset folder, behaviour-cloned first and kept")
     parser.add_argument("--skip_damaged", action="store_true", help="report and skip damaged dataset shards")
     parser.add_argument("--bc_updates", type=cli.non_negative_int, default=2000, help="updates on --dataset first")
     parser.add_argument("--seed", type=cli.non_negative_int, default=0)
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
-    parser.add_argument("--log_dir", help=f"run folder (default: {RUNS_DIR}/<date>)")
+    parser.add_argument("--log_dir", type=cli.output_folder, help=f"run folder (default: {RUNS_DIR}/<date>)")
     parser.add_argument("--resume", help="a student checkpoint, a run folder, or 'latest'")
     parser.add_argument("--save_interval", type=cli.positive_int, default=10)
     add_point_cloud_args(parser)
     for field in dataclasses.fields(ObservationNoiseCfg):
-        parser.add_argument(f"--{field.name}", type=float, default=field.default, help="student observation noise")
+        parser.add_argument(
+            f"--{field.name}", type=cli.non_negative_float, default=field.default, help="student observation noise"
+        )
     args = parser.parse_args()
-    if not 0.0 <= args.p_teacher <= 1.0 or not 0.0 < args.p_teacher_decay <= 1.0:
-        raise ValueError("need 0 <= --p_teacher <= 1 and 0 < --p_teacher_decay <= 1")
-    if not 0.0 <= args.eval_fraction <= 0.5:
+    if args.p_teacher_decay > 1.0:
+        raise ValueError(f"--p_teacher_decay must be in (0, 1], got {args.p_teacher_decay}")
+    if args.eval_fraction > 0.5:
         raise ValueError("--eval_fraction must be in [0, 0.5]")
 
     torch.manual_seed(args.seed)
@@ -126,6 +132,7 @@ def main() -> None:
         pc_cfg = PointCloudCfg.from_dict(saved["infos"]["point_cloud"])
         noise = ObservationNoiseCfg(**saved["infos"]["noise"])
         log_dir = args.log_dir or os.path.dirname(os.path.abspath(path))
+        cli.remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
         print(f"Resuming {path} at iteration {start}")
     else:
         pc_cfg = point_cloud_cfg(args)
@@ -134,6 +141,8 @@ def main() -> None:
         log_dir = args.log_dir or os.path.join(RUNS_DIR, datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     if not args.teacher:
         raise ValueError("--teacher is required")
+    args.teacher = cli.input_file(args.teacher, "--teacher")
+    log_dir = cli.output_path(log_dir, "--log_dir", folder=True)
     dataset = None
     if args.dataset:  # all of it is read and checked before any rollout
         dataset = {
@@ -157,8 +166,6 @@ def main() -> None:
         "point_cloud": dataclasses.asdict(pc_cfg),
         "noise": dataclasses.asdict(noise),
     }
-    os.makedirs(log_dir, exist_ok=True)
-    writer = SummaryWriter(log_dir)
 
     def save(iteration: int, p_teacher: float) -> None:
         path = os.path.join(log_dir, f"student_{max(iteration, 0)}.pt")  # -1: behaviour cloning only
@@ -166,63 +173,73 @@ def main() -> None:
             path, {"infos": infos, "iter": iteration, "p_teacher": p_teacher, "optimizer": optimizer.state_dict()}
         )
 
-    if dataset is not None and saved is None:
-        student.fit_normalization(dataset["points"], dataset["proprio"], dataset["actions"])
-        loss = train_student(student, optimizer, dataset, args.bc_updates, args.batch_size, noise, generator)
-        print(f"Behaviour cloning on {len(dataset['actions'])} steps of {args.dataset}: loss {loss:.4f}")
-        writer.add_scalar("Loss/bc_dataset", loss, 0)
+    with cli.new_run_folder(log_dir, "student_*.pt"), SummaryWriter(log_dir) as writer:
+        if dataset is not None and saved is None:
+            student.fit_normalization(dataset["points"], dataset["proprio"], dataset["actions"])
+            loss = train_student(student, optimizer, dataset, args.bc_updates, args.batch_size, noise, generator)
+            print(f"Behaviour cloning on {len(dataset['actions'])} steps of {args.dataset}: loss {loss:.4f}")
+            writer.add_scalar("Loss/bc_dataset", loss, 0)
 
-    n_eval = int(args.eval_fraction * args.num_envs)
-    ids = torch.arange(args.num_envs)
-    groups = {"teacher": ids[:n_eval], "student": ids[n_eval : 2 * n_eval], "mixed": ids[2 * n_eval :]}
-    offsets = (
-        torch.randn(args.num_envs, 3, generator=generator),
-        torch.randn(args.num_envs, student.config["proprio_dim"], generator=generator),
-    )
-    buffer: deque[dict[str, torch.Tensor]] = deque(maxlen=args.buffer_iterations)
-    obs = env.reset()
-    for it in range(start, start + args.iterations):
-        p_teacher = p_teacher_at(it, args.p_teacher, args.p_teacher_decay)
-        tic = time.perf_counter()
-        obs, data, successes, cloud_share = rollout(
-            env, obs, teacher, student, sensor, noise, offsets, p_teacher, groups, args.steps_per_iteration, generator
+        n_eval = int(args.eval_fraction * args.num_envs)
+        ids = torch.arange(args.num_envs)
+        groups = {"teacher": ids[:n_eval], "student": ids[n_eval : 2 * n_eval], "mixed": ids[2 * n_eval :]}
+        offsets = (
+            torch.randn(args.num_envs, 3, generator=generator),
+            torch.randn(args.num_envs, student.config["proprio_dim"], generator=generator),
         )
-        rollout_s = time.perf_counter() - tic
-        buffer.append(data)
-        train_data = {
-            k: torch.cat([d[k] for d in buffer] + ([dataset[k]] if dataset is not None else [])) for k in data
-        }
-        if it == 0 and dataset is None:  # normalization from the first data, labelled by the teacher
-            student.fit_normalization(train_data["points"], train_data["proprio"], train_data["actions"])
-        tic = time.perf_counter()
-        loss = train_student(
-            student, optimizer, train_data, args.updates_per_iteration, args.batch_size, noise, generator
-        )
-        train_s = time.perf_counter() - tic
+        buffer: deque[dict[str, torch.Tensor]] = deque(maxlen=args.buffer_iterations)
+        obs = env.reset()
+        for it in range(start, start + args.iterations):
+            p_teacher = p_teacher_at(it, args.p_teacher, args.p_teacher_decay)
+            tic = time.perf_counter()
+            obs, data, successes, cloud_share = rollout(
+                env,
+                obs,
+                teacher,
+                student,
+                sensor,
+                noise,
+                offsets,
+                p_teacher,
+                groups,
+                args.steps_per_iteration,
+                generator,
+            )
+            rollout_s = time.perf_counter() - tic
+            buffer.append(data)
+            train_data = {
+                k: torch.cat([d[k] for d in buffer] + ([dataset[k]] if dataset is not None else [])) for k in data
+            }
+            if it == 0 and dataset is None:  # normalization from the first data, labelled by the teacher
+                student.fit_normalization(train_data["points"], train_data["proprio"], train_data["actions"])
+            tic = time.perf_counter()
+            loss = train_student(
+                student, optimizer, train_data, args.updates_per_iteration, args.batch_size, noise, generator
+            )
+            train_s = time.perf_counter() - tic
 
-        writer.add_scalar("Distill/p_teacher", p_teacher, it)
-        writer.add_scalar("Loss/bc", loss, it)
-        writer.add_scalar("Distill/buffer_steps", len(train_data["actions"]), it)
-        writer.add_scalar("Perf/rollout_s", rollout_s, it)
-        writer.add_scalar("Perf/train_s", train_s, it)
-        writer.add_scalar("Perf/point_cloud_share_of_rollout", cloud_share, it)
-        rates = {}
-        for name, values in successes.items():
-            if len(values):
-                rates[name] = float(values.float().mean())
-                writer.add_scalar(f"Distill/{name}_success", rates[name], it)
-                writer.add_scalar(f"Distill/{name}_episodes", len(values), it)
-        shown = ", ".join(f"{k} success {v:.3f} ({len(successes[k])} ep)" for k, v in rates.items())
-        print(
-            f"iteration {it}: p_teacher {p_teacher:.3f}, loss {loss:.4f}, {shown or 'no episode ended'}, "
-            f"rollout {rollout_s:.1f} s (point clouds {100 * cloud_share:.0f}%), train {train_s:.1f} s",
-            flush=True,
-        )
-        if (it + 1) % args.save_interval == 0 or it == start + args.iterations - 1:
-            save(it, p_teacher)
-    if args.iterations == 0:
-        save(start - 1, p_teacher_at(start, args.p_teacher, args.p_teacher_decay))
-    writer.close()
+            writer.add_scalar("Distill/p_teacher", p_teacher, it)
+            writer.add_scalar("Loss/bc", loss, it)
+            writer.add_scalar("Distill/buffer_steps", len(train_data["actions"]), it)
+            writer.add_scalar("Perf/rollout_s", rollout_s, it)
+            writer.add_scalar("Perf/train_s", train_s, it)
+            writer.add_scalar("Perf/point_cloud_share_of_rollout", cloud_share, it)
+            rates = {}
+            for name, values in successes.items():
+                if len(values):
+                    rates[name] = float(values.float().mean())
+                    writer.add_scalar(f"Distill/{name}_success", rates[name], it)
+                    writer.add_scalar(f"Distill/{name}_episodes", len(values), it)
+            shown = ", ".join(f"{k} success {v:.3f} ({len(successes[k])} ep)" for k, v in rates.items())
+            print(
+                f"iteration {it}: p_teacher {p_teacher:.3f}, loss {loss:.4f}, {shown or 'no episode ended'}, "
+                f"rollout {rollout_s:.1f} s (point clouds {100 * cloud_share:.0f}%), train {train_s:.1f} s",
+                flush=True,
+            )
+            if (it + 1) % args.save_interval == 0 or it == start + args.iterations - 1:
+                save(it, p_teacher)
+        if args.iterations == 0:
+            save(start - 1, p_teacher_at(start, args.p_teacher, args.p_teacher_decay))
     print(f"Student checkpoints in {log_dir}")
 
 

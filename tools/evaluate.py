@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import tempfile
 
 import cli
 
@@ -183,19 +181,14 @@ def write_report(folder: str, task: str, reports: dict[str, dict], episodes: dic
 
 
 def parse_sweep(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--sweep needs comma-separated numbers, got '{text}'") from None
+    values = [cli.non_negative_float(v) for v in text.split(",") if v.strip()]
     if not values:
-        raise argparse.ArgumentTypeError("--sweep is empty: give at least one disturbance scale")
-    if min(values) < 0:
-        raise argparse.ArgumentTypeError("--sweep scales must be non-negative")
+        raise argparse.ArgumentTypeError("is empty: give at least one disturbance scale")
     return values
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_task_args(parser, num_envs=128)
     parser.add_argument(
         "--checkpoint",
@@ -203,7 +196,9 @@ def main() -> None:
         required=True,
         help=f"model_<N>.pt (train.py), student_<N>.pt (distill.py) or '{SCRIPTED}' (the scripted demonstrator)",
     )
-    parser.add_argument("--out", required=True, help="report folder (replaced when the evaluation is complete)")
+    parser.add_argument(
+        "--out", type=cli.output_folder, required=True, help="report folder (replaced when the evaluation is complete)"
+    )
     parser.add_argument("--episodes", type=cli.positive_int, default=1024)
     parser.add_argument(
         "--disturbance_scale",
@@ -215,6 +210,7 @@ def main() -> None:
     parser.add_argument("--sweep_episodes", type=cli.positive_int, default=256, help="episodes per sweep point")
     args = parser.parse_args()
     task_entry(args.task)
+    out = args.out
     if args.task not in PRIMARY_METRIC:
         raise ValueError(f"no evaluation defined for task '{args.task}'")
     if SCRIPTED in args.checkpoint and args.task != "Leap-Grasp-v0":
@@ -232,17 +228,8 @@ def main() -> None:
         print(f"Evaluating {name}")
         reports[name], episodes[name] = evaluate_checkpoint(args, path, infos[path])
 
-    out = os.path.abspath(args.out)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    staging = tempfile.mkdtemp(dir=os.path.dirname(out), prefix=".evaluate_")
-    try:
+    with cli.staged_folder(out, replace=True) as staging:
         write_report(staging, args.task, reports, episodes)
-    except BaseException:
-        shutil.rmtree(staging)
-        raise
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    os.replace(staging, out)
     print(f"Report written to {out}")
 
 

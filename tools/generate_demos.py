@@ -126,7 +126,7 @@ def collect_round(env, script: ScriptedGrasp, size: int) -> list[Episode]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--num_demos", type=cli.positive_int, default=1441)
     parser.add_argument("--num_envs", type=cli.positive_int, default=128)
     parser.add_argument("--seed", type=cli.non_negative_int, default=0)
@@ -138,7 +138,7 @@ def main() -> None:
         default=1.0,
         help="joint disturbances, x the task's nominal (0: none)",
     )
-    parser.add_argument("--out", required=True, help="HDF5 file to write")
+    parser.add_argument("--out", type=cli.output_file, required=True, help="HDF5 file to write")
     cli.add_video_args(parser)
     args = parser.parse_args()
     video = cli.video_options(args, default_path=os.path.splitext(args.out)[0] + ".mp4")

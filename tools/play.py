@@ -24,17 +24,22 @@ from isaac_tasks.evaluation.video import VideoRecorder
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_task_args(parser, num_envs=128)
     parser.add_argument("--checkpoint", required=True, help="model_<N>.pt of train.py or student_<N>.pt of distill.py")
     parser.add_argument("--episodes", type=cli.positive_int, default=1024, help="episodes to evaluate")
-    parser.add_argument("--export_dir", help="where to write policy.pt and policy.onnx (default: <run>/exported)")
+    parser.add_argument(
+        "--export_dir",
+        type=cli.output_folder,
+        help="where to write policy.pt and policy.onnx (default: <run>/exported)",
+    )
     cli.add_video_args(parser)
     args = parser.parse_args()
     task_entry(args.task)
     info = read_policy_infos(args.checkpoint, args.task)
     run_dir = os.path.dirname(os.path.abspath(args.checkpoint))
     video = cli.video_options(args, default_path=os.path.join(run_dir, "videos", "play.mp4"))
+    export_dir = cli.output_path(args.export_dir or os.path.join(run_dir, "exported"), "--export_dir", folder=True)
 
     overrides = {**cli.task_overrides(args), **env_overrides(info)}
     env = make_env(args.task, **overrides)
@@ -56,9 +61,9 @@ def main() -> None:
     if runner is None:
         print("A distilled student is not exported (its point clouds are cast in the simulator)")
         return
-    export_dir = args.export_dir or os.path.join(run_dir, "exported")
-    runner.export_policy_to_jit(export_dir, "policy.pt")
-    runner.export_policy_to_onnx(export_dir, "policy.onnx")
+    with cli.staged_folder(export_dir) as staging:
+        runner.export_policy_to_jit(staging, "policy.pt")
+        runner.export_policy_to_onnx(staging, "policy.onnx")
     print(f"Exported TorchScript and ONNX policies to {export_dir}")
 
 

@@ -33,10 +33,10 @@ def steps_per_iteration(run: str) -> int | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="run folders holding TensorBoard event files")
     parser.add_argument("--tags", nargs="+", default=["Train/mean_reward", "Metrics/success_rate"])
-    parser.add_argument("--out", required=True, help="PNG file")
+    parser.add_argument("--out", type=cli.output_file, required=True, help="PNG file")
     args = parser.parse_args()
 
     fig, axes = plt.subplots(1, len(args.tags), figsize=(5 * len(args.tags), 3.6), squeeze=False)
@@ -46,6 +46,8 @@ def main() -> None:
         events = EventAccumulator(run, size_guidance={"scalars": 0})
         events.Reload()
         scale = steps_per_iteration(run)
+        if not events.Tags()["scalars"]:
+            raise ValueError(f"{run}: no TensorBoard scalars (not a run folder)")
         for ax, tag in zip(axes[0], args.tags, strict=True):
             if tag not in events.Tags()["scalars"]:
                 raise ValueError(f"{run} has no scalar '{tag}'; it has: {', '.join(sorted(events.Tags()['scalars']))}")
@@ -58,7 +60,10 @@ def main() -> None:
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(args.out, dpi=120)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    root, ext = os.path.splitext(args.out)
+    fig.savefig(root + ".tmp" + ext, dpi=120)
+    os.replace(root + ".tmp" + ext, args.out)
     print(f"Wrote {args.out}")
 
 

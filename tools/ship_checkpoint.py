@@ -16,10 +16,12 @@ from isaac_tasks import task_entry
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", required=True, help="task id the checkpoint was trained on")
-    parser.add_argument("--checkpoint", required=True, help="model_<N>.pt written by tools/train.py")
-    parser.add_argument("--out", required=True, help="the shipped checkpoint file")
+    parser.add_argument(
+        "--checkpoint", type=cli.existing_file, required=True, help="model_<N>.pt written by tools/train.py"
+    )
+    parser.add_argument("--out", type=cli.output_file, required=True, help="the shipped checkpoint file")
     args = parser.parse_args()
     task_entry(args.task)
     for path in ship_checkpoint(args.checkpoint, args.out, args.task):

@@ -113,8 +113,10 @@ def plot_latents(model: FlowPrior, variant: str, cond: torch.Tensor, current: to
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demos", required=True, help="HDF5 demonstration file (agents/demonstrations.py)")
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--demos", type=cli.existing_file, required=True, help="HDF5 demonstration file (agents/demonstrations.py)"
+    )
     parser.add_argument(
         "--include_failed", action="store_true", help="train on failed demonstrations too (default: successes only)"
     )
@@ -127,7 +129,7 @@ def main() -> None:
     )
     parser.add_argument("--num_steps", type=cli.positive_int, default=20000, help="gradient steps in total")
     parser.add_argument("--batch_size", type=cli.positive_int, default=512)
-    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--lr", type=cli.positive_float, default=3e-4)
     parser.add_argument("--save_interval", type=cli.positive_int, default=2000)
     parser.add_argument("--seed", type=cli.non_negative_int, default=0)
     parser.add_argument("--resume", nargs="?", const="latest", help="checkpoint, run folder, or none: latest run")
@@ -140,7 +142,7 @@ def main() -> None:
     prior_data.check_variant(args.variant)
     if args.video is not None and not args.eval_episodes:
         raise ValueError("--video films the evaluation: it needs --eval_episodes > 0")
-    variant_dir = os.path.abspath(os.path.join(args.log_root, args.variant))
+    variant_dir = cli.output_path(os.path.join(args.log_root, args.variant), "--log_root", folder=True)
 
     torch.manual_seed(args.seed)  # the new model's initialization
     start = 0
@@ -151,10 +153,10 @@ def main() -> None:
         if args.horizon is not None and args.horizon != model.horizon:
             raise CheckpointError(f"{path} predicts {model.horizon} steps, not --horizon {args.horizon}")
         start, log_dir = int(metadata["step"]), os.path.dirname(os.path.abspath(path))
+        cli.remove_stale_temporaries(log_dir)
     else:
         model = FlowPrior(horizon=args.horizon or prior_data.HORIZON, **prior_data.VARIANTS[args.variant])
         log_dir = os.path.join(variant_dir, datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
-    # checked before any work; the default path's check makes the run folder
     video = cli.video_options(args, default_path=os.path.join(log_dir, "prior.mp4"))
 
     rotation_limit = make_env_cfg(TASK).arm_rotation_limit
@@ -168,59 +170,57 @@ def main() -> None:
         print(f"Resuming from {path} at step {start}")
     metadata = {"task": TASK, "variant": args.variant, "demos": os.path.abspath(args.demos)}
 
-    os.makedirs(log_dir, exist_ok=True)
-    with open(os.path.join(log_dir, "params.json"), "w") as f:
-        json.dump({**vars(args), **metadata, "num_windows": len(cond), "model": model.config}, f, indent=2)
-    writer = SummaryWriter(log_dir)
-    print(
-        f"Training the '{args.variant}' prior on {len(cond)} windows of {model.horizon} steps from {len(episodes)} episodes; logs in {log_dir}"
-    )
-
-    def log(step: int, loss: float) -> None:
-        step += start + 1
-        if step % 50 == 0:
-            writer.add_scalar("Loss/flow_matching", loss, step)
-        if step % 1000 == 0:
-            print(f"step {step}/{args.num_steps}  loss {loss:.4f}", flush=True)
-        if step % args.save_interval == 0 or step == args.num_steps:
-            model.save(os.path.join(log_dir, f"prior_{step}.pt"), {**metadata, "step": step})
-
-    if args.num_steps > start:
-        train_flow_prior(
-            model,
-            cond,
-            actions,
-            num_steps=args.num_steps - start,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            fit_normalization=start == 0,
-            generator=torch.Generator().manual_seed(args.seed + start),
-            log_fn=log,
+    with cli.new_run_folder(log_dir, "prior_*.pt"), SummaryWriter(log_dir) as writer:
+        with open(os.path.join(log_dir, "params.json"), "w") as f:
+            json.dump({**vars(args), **metadata, "num_windows": len(cond), "model": model.config}, f, indent=2)
+        print(
+            f"Training the '{args.variant}' prior on {len(cond)} windows of {model.horizon} steps from {len(episodes)} episodes; logs in {log_dir}"
         )
-    model.eval()
-    sample = episodes[0]
-    step = len(sample) // 3
-    obs = {key: torch.from_numpy(value[step : step + 1]) for key, value in sample.obs.items()}
-    one_cond = prior_data.obs_condition(args.variant, obs)
-    plot_latents(
-        model,
-        args.variant,
-        one_cond,
-        obs["joint_pos"][0, -prior_data.NUM_FINGERS :],
-        os.path.join(log_dir, "latents.png"),
-    )
 
-    if args.eval_episodes:
-        with torch.no_grad():
-            results = evaluate_prior(
-                model, args.variant, args.num_envs, args.eval_episodes, args.seed, args.num_threads, video
+        def log(step: int, loss: float) -> None:
+            step += start + 1
+            if step % 50 == 0:
+                writer.add_scalar("Loss/flow_matching", loss, step)
+            if step % 1000 == 0:
+                print(f"step {step}/{args.num_steps}  loss {loss:.4f}", flush=True)
+            if step % args.save_interval == 0 or step == args.num_steps:
+                model.save(os.path.join(log_dir, f"prior_{step}.pt"), {**metadata, "step": step})
+
+        if args.num_steps > start:
+            train_flow_prior(
+                model,
+                cond,
+                actions,
+                num_steps=args.num_steps - start,
+                batch_size=args.batch_size,
+                lr=args.lr,
+                fit_normalization=start == 0,
+                generator=torch.Generator().manual_seed(args.seed + start),
+                log_fn=log,
             )
-        with open(os.path.join(log_dir, "eval.json"), "w") as f:
-            json.dump(results, f, indent=2)
-        for key, value in results.items():
-            writer.add_scalar(f"Eval/{key}", value, args.num_steps)
-            print(f"{key}: {value:.4f}")
-    writer.close()
+        model.eval()
+        sample = episodes[0]
+        step = len(sample) // 3
+        obs = {key: torch.from_numpy(value[step : step + 1]) for key, value in sample.obs.items()}
+        one_cond = prior_data.obs_condition(args.variant, obs)
+        plot_latents(
+            model,
+            args.variant,
+            one_cond,
+            obs["joint_pos"][0, -prior_data.NUM_FINGERS :],
+            os.path.join(log_dir, "latents.png"),
+        )
+
+        if args.eval_episodes:
+            with torch.no_grad():
+                results = evaluate_prior(
+                    model, args.variant, args.num_envs, args.eval_episodes, args.seed, args.num_threads, video
+                )
+            with open(os.path.join(log_dir, "eval.json"), "w") as f:
+                json.dump(results, f, indent=2)
+            for key, value in results.items():
+                writer.add_scalar(f"Eval/{key}", value, args.num_steps)
+                print(f"{key}: {value:.4f}")
     print(f"Done: checkpoints, latents.png and eval.json in {log_dir}")
 
 

@@ -23,8 +23,10 @@ from agents.vqvae import TASK, FingerVQVAE, demo_pairs, train_vqvae
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demos", required=True, help="HDF5 demonstration file (agents/demonstrations.py)")
+    parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--demos", type=cli.existing_file, required=True, help="HDF5 demonstration file (agents/demonstrations.py)"
+    )
     parser.add_argument("--num_steps", type=cli.positive_int, default=4000, help="gradient steps")
     parser.add_argument("--num_codes", type=cli.positive_int, default=64, help="codebook size")
     parser.add_argument("--code_dim", type=cli.positive_int, default=8, help="latent size per step (Table 2: 8)")
@@ -33,12 +35,22 @@ def main() -> None:
     parser.add_argument("--log_root", default=os.path.join("logs", "vqvae"))
     args = parser.parse_args()
 
+    log_dir = cli.output_path(
+        os.path.join(args.log_root, datetime.now().strftime("%Y-%m-%d_%H-%M-%S")), "--log_root", folder=True
+    )
     previous, targets = demo_pairs(args.demos)
     torch.manual_seed(args.seed)
     model = FingerVQVAE(code_dim=args.code_dim, num_codes=args.num_codes)
-    log_dir = os.path.abspath(os.path.join(args.log_root, datetime.now().strftime("%Y-%m-%d_%H-%M-%S")))
-    writer = SummaryWriter(log_dir)
-    print(f"Training the VQ-VAE on {len(previous)} step pairs; logs in {log_dir}")
+    with cli.staged_folder(log_dir) as staging, SummaryWriter(staging) as writer:  # the run folder appears complete
+        results = train(args, model, previous, targets, staging, writer)
+    print(f"reconstruction RMSE {results['rmse_rad']:.4f} rad (holding the previous pose: "
+          f"{results['hold_previous_rmse_rad']:.4f}); {results['codes_used']}/{args.num_codes} codes used")  # fmt: skip
+    print(f"Done: {os.path.join(log_dir, 'vqvae.pt')}")
+
+
+def train(args, model, previous, targets, log_dir, writer) -> dict:
+    """Fit `model`, save it and its params in `log_dir`; returns its reconstruction figures."""
+    print(f"Training the VQ-VAE on {len(previous)} step pairs")
 
     def log(step: int, loss: float, error: float) -> None:
         if (step + 1) % 50 == 0:
@@ -58,10 +70,7 @@ def main() -> None:
     model.save(path, {"task": TASK, "demos": os.path.abspath(args.demos), "step": args.num_steps})
     with open(os.path.join(log_dir, "params.json"), "w") as f:
         json.dump({**vars(args), "model": model.config, "num_pairs": len(previous), **results}, f, indent=2)
-    writer.close()
-    print(f"reconstruction RMSE {rmse:.4f} rad (holding the previous pose: {hold_rmse:.4f}); "
-          f"{results['codes_used']}/{args.num_codes} codes used")  # fmt: skip
-    print(f"Done: {path}")
+    return results
 
 
 if __name__ == "__main__":

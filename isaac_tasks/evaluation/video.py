@@ -68,19 +68,18 @@ def check_size(width: int, height: int) -> None:
 
 
 def check_output(path: str) -> None:
-    """Raise ValueError unless `path` ends in .mp4 or .gif and its folder can be made and written to."""
+    """Raise ValueError unless `path` ends in .mp4 or .gif and its folder exists or can be made, writable; creates
+    nothing (the folder is made when the first frame is written)."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise ValueError(f"video file must end in {' or '.join(FORMATS)}, got '{path}'")
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write_test_"):
-            pass
-    except OSError as error:
-        raise ValueError(f"cannot write the video {path}: {error.strerror or error}") from None
     if os.path.isdir(path):
         raise ValueError(f"cannot write the video {path}: it is a folder")
+    existing = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise ValueError(f"cannot write the video {path}: {existing} is not a writable folder")
 
 
 def has_mp4_encoder() -> bool:
@@ -135,6 +134,7 @@ class _Writer:
         self.path, self.fps = path, fps
         self.ext = os.path.splitext(path)[1].lower()
         folder, name = os.path.split(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
         fd, self.tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.splitext(name)[0]}.", suffix=self.ext)
         os.close(fd)
         self.frames: list[np.ndarray] = []

@@ -131,6 +131,26 @@ class SceneIndex:
         return torch.cat((linear * mask, angular * mask), dim=-1).transpose(1, 2)
 
 
+def available_memory() -> int:
+    """Bytes of memory available to a new allocation (MemAvailable; all physical memory where unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(model: mujoco.MjModel, num_envs: int) -> None:
+    """MemoryError, before anything is allocated, when `num_envs` simulations of `model` cannot fit in memory."""
+    data = mujoco.MjData(model)
+    needed, available = num_envs * (data.nbuffer + data.narena), available_memory()
+    if needed > available:
+        raise MemoryError(
+            f"num_envs {num_envs}: the simulations need {needed / 2**30:.1f} GiB, {available / 2**30:.1f} GiB "
+            "is available"
+        )
+
+
 class MujocoBackend(SceneIndex, PhysicsBackend):
     def __init__(
         self,
@@ -147,6 +167,7 @@ class MujocoBackend(SceneIndex, PhysicsBackend):
         models = compile_variants(variants, queries.contact_pairs)
         self.model = models[0]
         self._num_threads = num_threads or os.cpu_count() or 1
+        check_memory(self.model, self.num_envs)
         self.batch = mjbatch.Batch(self.model, self.num_envs, nthread=self._num_threads, persistent=True)
         self._apply_variants(models, np.asarray(variant_of_env))
         self._index(queries)
