@@ -61,25 +61,23 @@ def finite_float(text: str) -> float:
     return value
 
 
-def non_negative_float(text: str) -> float:
+def _finite_where(text: str, ok: Callable[[float], bool], what: str) -> float:
     value = finite_float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
     return value
+
+
+def non_negative_float(text: str) -> float:
+    return _finite_where(text, lambda value: value >= 0, "a non-negative number")
 
 
 def positive_float(text: str) -> float:
-    value = finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+    return _finite_where(text, lambda value: value > 0, "a positive number")
 
 
 def fraction(text: str) -> float:
-    value = finite_float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
+    return _finite_where(text, lambda value: 0 <= value <= 1, "in [0, 1]")
 
 
 def _input_problem(path: str) -> str | None:
@@ -109,45 +107,39 @@ def _output_problem(path: str, folder: bool) -> str | None:
     return None
 
 
+def _checked(path: str, problem: str | None, flag: str | None = None) -> str:
+    """`path` made absolute if `problem` is None; else ValueError naming `flag`, or argparse's error without one."""
+    if problem and flag:
+        raise ValueError(f"{flag} {path}: {problem}")
+    if problem:
+        raise argparse.ArgumentTypeError(f"{path}: {problem}")
+    return os.path.abspath(path)
+
+
 def input_file(path: str, flag: str) -> str:
     """`path` as an absolute path, checked to be a non-empty file; ValueError naming `flag` otherwise."""
-    problem = _input_problem(path)
-    if problem:
-        raise ValueError(f"{flag} {path}: {problem}")
-    return os.path.abspath(path)
+    return _checked(path, _input_problem(path), flag)
 
 
 def output_path(path: str, flag: str, folder: bool = False) -> str:
     """`path` as an absolute path where a file (or a `folder`) can be written, checked before any work and
     without creating anything; ValueError naming `flag` otherwise."""
-    problem = _output_problem(path, folder)
-    if problem:
-        raise ValueError(f"{flag} {path}: {problem}")
-    return os.path.abspath(path)
+    return _checked(path, _output_problem(path, folder), flag)
 
 
 def existing_file(text: str) -> str:
     """argparse type: a non-empty file (as an absolute path)."""
-    problem = _input_problem(text)
-    if problem:
-        raise argparse.ArgumentTypeError(f"{text}: {problem}")
-    return os.path.abspath(text)
+    return _checked(text, _input_problem(text))
 
 
 def output_file(text: str) -> str:
     """argparse type: a path where a file can be written (as an absolute path); nothing is created."""
-    problem = _output_problem(text, folder=False)
-    if problem:
-        raise argparse.ArgumentTypeError(f"{text}: {problem}")
-    return os.path.abspath(text)
+    return _checked(text, _output_problem(text, folder=False))
 
 
 def output_folder(text: str) -> str:
     """argparse type: a path where a folder can be made or added to (as an absolute path); nothing is created."""
-    problem = _output_problem(text, folder=True)
-    if problem:
-        raise argparse.ArgumentTypeError(f"{text}: {problem}")
-    return os.path.abspath(text)
+    return _checked(text, _output_problem(text, folder=True))
 
 
 def override_config(config: dict, override: str, flag: str) -> None:
