@@ -243,6 +243,15 @@ TIP_POINT = {
 PAD_START_Y = {"index": -0.024, "middle": -0.024, "ring": -0.024, "thumb": -0.036}
 
 
+def leap_hand_links(prefix: str = "") -> dict[str, list[str]]:
+    """Link bodies of the LEAP hand grouped by finger, the palm as its own group (for penetration tests)."""
+    links = {"palm": [prefix + LEAP_PALM_BODY]}
+    for finger in FINGERS:
+        chain = THUMB_LINKS if finger == "thumb" else FINGER_LINKS
+        links[finger] = [f"{prefix}{finger}_{link.suffix}" for link in chain]
+    return links
+
+
 def rpy_quat(rpy) -> np.ndarray:
     """URDF roll-pitch-yaw (fixed axes x, y, z) as a MuJoCo quaternion."""
     quat = np.zeros(4)

@@ -40,12 +40,17 @@ def task_entry(task: str) -> TaskEntry:
 
 
 def make_env_cfg(task: str, **overrides):
-    """The task's environment config with `overrides` applied (unknown keys are an error)."""
+    """The task's environment config with `overrides` applied (unknown keys are an error); a dotted key
+    such as `rewards.lift` sets a nested setting."""
     cfg = _load(task_entry(task).env_cfg_class)()
     for key, value in overrides.items():
-        if not hasattr(cfg, key):
+        *parents, name = key.split(".")
+        node = cfg
+        for part in parents:
+            node = getattr(node, part, None)
+        if node is None or not hasattr(node, name):
             raise ValueError(f"task '{task}' has no setting '{key}'")
-        setattr(cfg, key, value)
+        setattr(node, name, value)
     cfg.validate()
     return cfg
 

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 
 from assets.franka_leap import ROBOT_JOINT_NAMES
-from assets.leap_hand import PALM
+from assets.leap_hand import PALM, leap_hand_links
 from assets.objects import object_set
 from isaac_tasks.evaluation.penetration import (
     PenetrationMeter,
     infeasible,
     kaolin_available,
-    leap_hand_links,
     surface_points,
     tessellate,
 )

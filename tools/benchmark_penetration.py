@@ -18,7 +18,8 @@ import numpy as np
 from assets.franka_leap import ARM_JOINT_NAMES
 from assets.leap_hand import LEAP_JOINT_LIMITS, LEAP_JOINT_NAMES
 from assets.objects import object_set
-from isaac_tasks.evaluation.penetration import PenetrationMeter, leap_hand_links
+from assets.leap_hand import leap_hand_links
+from isaac_tasks.evaluation.penetration import PenetrationMeter
 from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
 from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
 

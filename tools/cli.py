@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import glob
 import json
 import math
@@ -140,6 +141,17 @@ def output_file(text: str) -> str:
 def output_folder(text: str) -> str:
     """argparse type: a path where a folder can be made or added to (as an absolute path); nothing is created."""
     return _checked(text, _output_problem(text, folder=True))
+
+
+def dataclass_override(config, override: str, flag: str) -> tuple[str, object]:
+    """(`a.b`, value) of `a.b=value`, checked against a dataclass config as `override_config` checks a dict."""
+    tree = dataclasses.asdict(config)
+    override_config(tree, override, flag)
+    key = override.partition("=")[0]
+    value = tree
+    for part in key.split("."):
+        value = value[part]
+    return key, value
 
 
 def override_config(config: dict, override: str, flag: str) -> None:

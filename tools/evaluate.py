@@ -29,7 +29,8 @@ import torch  # noqa: E402
 from agents.ppo_runner import env_overrides  # noqa: E402
 from distill.policy import load_any_policy, read_policy_infos  # noqa: E402
 from isaac_tasks import make_agent_cfg, make_env, task_entry  # noqa: E402
-from isaac_tasks.evaluation.penetration import INFEASIBLE_DEPTH, PenetrationMeter, infeasible, leap_hand_links  # noqa: E402
+from assets.leap_hand import leap_hand_links  # noqa: E402
+from isaac_tasks.evaluation.penetration import INFEASIBLE_DEPTH, PenetrationMeter, infeasible  # noqa: E402
 from isaac_tasks.evaluation.rollout import run_episodes, summarize  # noqa: E402
 from isaac_tasks.leap_grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg  # noqa: E402
 

@@ -92,6 +92,13 @@ def main() -> None:
     parser.add_argument("--run_name", default="", help="suffix of the run folder")
     parser.add_argument("--log_root", default=os.path.join("logs", "rsl_rl"))
     parser.add_argument(
+        "--env",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override the task's config, e.g. rewards.finger_overlap=-300.0 episode_length_s=10.0",
+    )
+    parser.add_argument(
         "--agent",
         nargs="+",
         default=[],
@@ -109,6 +116,8 @@ def main() -> None:
     for name in ("prior_checkpoint", "demos_path", "vqvae_checkpoint"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    default_cfg = make_env_cfg(args.task)
+    overrides.update(cli.dataclass_override(default_cfg, override, "--env") for override in args.env)
     env_cfg = make_env_cfg(args.task, **overrides)
     agent_cfg = make_agent_cfg(args.task)
     agent_cfg["seed"] = args.seed

@@ -32,7 +32,6 @@ from typing import NamedTuple
 import mujoco
 import numpy as np
 
-from assets.leap_hand import FINGER_LINKS, FINGERS, LEAP_PALM_BODY, THUMB_LINKS
 
 INFEASIBLE_DEPTH = 0.005  # m (paper 000, A.2.3)
 
@@ -45,15 +44,6 @@ class Penetration(NamedTuple):
 def infeasible(depth: np.ndarray, threshold: float = INFEASIBLE_DEPTH) -> np.ndarray:
     """States whose penetration exceeds `threshold` (m)."""
     return np.asarray(depth) > threshold
-
-
-def leap_hand_links(prefix: str = "") -> dict[str, list[str]]:
-    """Link bodies of the LEAP hand grouped by finger, the palm as its own group."""
-    links = {"palm": [prefix + LEAP_PALM_BODY]}
-    for finger in FINGERS:
-        chain = THUMB_LINKS if finger == "thumb" else FINGER_LINKS
-        links[finger] = [f"{prefix}{finger}_{link.suffix}" for link in chain]
-    return links
 
 
 def kaolin_available() -> bool:

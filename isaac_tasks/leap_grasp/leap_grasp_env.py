@@ -13,7 +13,7 @@ import torch
 from tensordict import TensorDict
 
 from assets.franka_leap import ROBOT_JOINT_NAMES
-from assets.leap_hand import LEAP_FINGERTIP_BODIES, LEAP_FINGERTIP_SITES, LEAP_PALM_BODY
+from assets.leap_hand import LEAP_FINGERTIP_BODIES, LEAP_FINGERTIP_SITES, LEAP_PALM_BODY, leap_hand_links
 from assets.objects import object_set
 from isaac_tasks.base_env import BaseEnv
 from isaac_tasks.leap_grasp import rewards
@@ -23,6 +23,7 @@ from isaac_tasks.leap_grasp.scene import OBJECT_BODY, VIDEO_CAMERAS, grasp_scene
 from isaac_tasks.math import quat_from_yaw
 from isaac_tasks.physics import make_backend
 from isaac_tasks.physics.interface import SceneQueries
+from isaac_tasks.self_overlap import INFEASIBLE_OVERLAP, SelfOverlap
 
 NUM_ARM_JOINTS = 7
 PALM_SITE = "palm"
@@ -39,9 +40,12 @@ class LeapGraspEnv(BaseEnv):
         space_class = action_space_class(cfg.action_space)
         self.objects = object_set(cfg.object_seed, cfg.grasp_type)
         variant_of_env = np.arange(cfg.num_envs) % len(self.objects)
+        self.overlap = None  # finger links through each other, read only where rewarded
+        if cfg.rewards.finger_overlap:
+            self.overlap = SelfOverlap(grasp_scene(self.objects[0]).compile(), leap_hand_links(), cfg.device)
         queries = SceneQueries(
             joints=ROBOT_JOINT_NAMES,
-            bodies=(OBJECT_BODY,),
+            bodies=(OBJECT_BODY, *(self.overlap.bodies if self.overlap else ())),
             sites=(PALM_SITE, *LEAP_FINGERTIP_SITES),
             contact_pairs=(*((tip, OBJECT_BODY) for tip in LEAP_FINGERTIP_BODIES), (LEAP_PALM_BODY, OBJECT_BODY)),
             free_bodies=(OBJECT_BODY,),
@@ -73,6 +77,7 @@ class LeapGraspEnv(BaseEnv):
         self.target_quat = torch.zeros(n, 4, device=device)
         self.hold_steps = torch.zeros(n, dtype=torch.long, device=device)
         self.success = torch.zeros(n, dtype=torch.bool, device=device)
+        self.infeasible = torch.zeros(n, dtype=torch.bool, device=device)  # latched, where the overlap is read
         self.disturbance_nominal = torch.full((len(ROBOT_JOINT_NAMES),), cfg.finger_disturbance_torque, device=device)
         self.disturbance_nominal[:NUM_ARM_JOINTS] = cfg.arm_disturbance_torque
         self.reset()
@@ -146,7 +151,7 @@ class LeapGraspEnv(BaseEnv):
         succeeded = (self.hold_steps >= cfg.success_hold_steps) & ~self.success  # this step, once per episode
         self.success |= succeeded
         self._object_pos = t["object_pos"]
-        return {
+        terms = {
             "palm_proximity": w.palm_proximity * rewards.palm_proximity(s.site_pos[:, 0], t["object_pos"]),
             "fingertip_proximity": w.fingertip_proximity
             * rewards.fingertip_proximity(s.site_pos[:, 1:], t["object_pos"]),
@@ -158,6 +163,11 @@ class LeapGraspEnv(BaseEnv):
             "joint_limit": w.joint_limit
             * rewards.joint_limit(s.joint_pos, self.physics.joint_limits, cfg.soft_joint_limit_fraction),
         }
+        if self.overlap is not None:
+            depth = self.overlap.depth(s.body_pos[:, 1:], s.body_quat[:, 1:])
+            self.infeasible |= depth > INFEASIBLE_OVERLAP
+            terms["finger_overlap"] = w.finger_overlap * depth
+        return terms
 
     def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
         fell = self._object_pos[:, 2] < self.cfg.fall_height
@@ -168,6 +178,8 @@ class LeapGraspEnv(BaseEnv):
         success = self.success[env_ids].float()
         power = self.object_is_power[env_ids]
         log = {"Metrics/success_rate": success}
+        if self.overlap is not None:
+            log["Metrics/infeasible"] = self.infeasible[env_ids].float()
         if (~power).any():
             log["Metrics/success_pinch"] = success[~power]
         if power.any():
@@ -208,6 +220,7 @@ class LeapGraspEnv(BaseEnv):
         self.actions[env_ids] = 0.0
         self.hold_steps[env_ids] = 0
         self.success[env_ids] = False
+        self.infeasible[env_ids] = False
         self.episode_length_buf[env_ids] = 0
         self.disturbance_timer[env_ids] = self._disturbance_interval(n)
         self.action_space.reset(env_ids)

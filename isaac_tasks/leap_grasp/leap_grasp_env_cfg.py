@@ -25,6 +25,10 @@ class RewardWeights:
     # penalties
     excessive_lift: float = -20.0
     joint_limit: float = -1.0
+    # Not in the paper (its prior, from human motions, keeps fingers apart): metres by which links of
+    # different fingers or the palm pass through each other (isaac_tasks/self_overlap.py). 0 leaves it
+    # out, and its cost with it; docs/decisions.md.
+    finger_overlap: float = 0.0
 
 
 @dataclass(kw_only=True)

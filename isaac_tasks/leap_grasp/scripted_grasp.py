@@ -29,7 +29,8 @@ import mujoco
 import numpy as np
 import torch
 
-from isaac_tasks.evaluation.penetration import PenetrationMeter, leap_hand_links
+from assets.leap_hand import leap_hand_links
+from isaac_tasks.evaluation.penetration import PenetrationMeter
 from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
 from isaac_tasks.math import axis_angle_from_quat, quat_apply, quat_conjugate, quat_from_axis_angle, quat_mul
 

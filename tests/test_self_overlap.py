@@ -1,0 +1,81 @@
+"""The torch finger-overlap depth against the exact penetration meter, and its reward term in the grasp task."""
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+
+from assets.leap_hand import LEAP_JOINT_LIMITS, LEAP_JOINT_NAMES, leap_hand_links
+from assets.objects import object_set
+from isaac_tasks import make_env
+from isaac_tasks.evaluation.penetration import PenetrationMeter
+from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
+from isaac_tasks.self_overlap import SelfOverlap
+
+
+@pytest.fixture(scope="module")
+def hand():
+    meter = PenetrationMeter(grasp_scene(object_set()[0]), leap_hand_links(), OBJECT_BODY, use_kaolin=False)
+    overlap = SelfOverlap(meter.model, leap_hand_links())
+    m = meter.model
+    fingers = np.array([m.jnt_qposadr[m.joint(name).id] for name in LEAP_JOINT_NAMES])
+    obj = m.jnt_qposadr[m.joint("object_root").id]
+
+    def both(finger_angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact and torch depths (m) of hand poses (n, 16), the object far away."""
+        qpos = np.repeat(m.qpos0[None], len(finger_angles), axis=0)
+        qpos[:, fingers] = finger_angles
+        qpos[:, obj : obj + 3] = (5.0, 5.0, 1.0)
+        ids = [m.body(name).id for name in overlap.bodies]
+        pos, quat = [], []
+        for q in qpos:
+            meter.data.qpos[:] = q
+            mujoco.mj_kinematics(m, meter.data)
+            pos.append(meter.data.xpos[ids].copy())
+            quat.append(meter.data.xquat[ids].copy())
+        pos, quat = (torch.tensor(np.array(x), dtype=torch.float32) for x in (pos, quat))
+        return meter.measure(qpos).hand_hand, overlap.depth(pos, quat).numpy()
+
+    return both
+
+
+def test_open_hand_does_not_overlap(hand):
+    exact, approx = hand(np.zeros((1, 16)))
+    assert exact[0] == 0.0 and approx[0] == 0.0
+
+
+def test_fingers_abducted_into_each_other(hand):
+    angles = np.zeros((3, 16))
+    index_abd, middle_abd = LEAP_JOINT_NAMES.index("index_mcp_abd"), LEAP_JOINT_NAMES.index("middle_mcp_abd")
+    for row, angle in zip(angles, (0.2, 0.3, 1.047)):
+        row[index_abd], row[middle_abd] = angle, -angle
+    exact, approx = hand(angles)
+    assert (approx > 0.005).all()
+    np.testing.assert_allclose(approx, exact, atol=0.005)  # spheres inside boxes miss crossing edges
+
+
+def test_follows_the_meter_over_random_hands(hand):
+    rng = np.random.default_rng(0)
+    exact, approx = hand(rng.uniform(LEAP_JOINT_LIMITS[:, 0], LEAP_JOINT_LIMITS[:, 1], size=(300, 16)))
+    assert np.corrcoef(exact, approx)[0, 1] > 0.9
+    deep = exact > 0.01
+    assert deep.sum() > 30 and (approx[deep] > 0.005).mean() > 0.85  # deep crossings are caught
+    assert (exact[approx > 0.005] > 0.003).mean() > 0.95  # and what it flags is real
+
+
+def test_unknown_link_is_an_error():
+    model = grasp_scene(object_set()[0]).compile()
+    with pytest.raises(ValueError, match="lacks a link body"):
+        SelfOverlap(model, {"palm": ["palm"], "index": ["no_such_link"]})
+
+
+def test_grasp_task_rewards_and_logs_overlap_only_when_weighted():
+    plain = make_env("Leap-Grasp-v0", num_envs=4)
+    assert plain.physics.queries.bodies == (OBJECT_BODY,) and plain.overlap is None
+    env = make_env("Leap-Grasp-v0", num_envs=4, episode_length_s=0.5, **{"rewards.finger_overlap": -300.0})
+    generator = torch.Generator().manual_seed(0)
+    env.reset()
+    for _ in range(env.max_episode_length):
+        _, _, _, extras = env.step(2 * torch.rand(4, env.num_actions, generator=generator) - 1)
+    assert (extras["log"]["Episode_Reward/finger_overlap"] <= 0.0).all()
+    assert extras["log"]["Metrics/infeasible"].shape == (4,)
