@@ -12,6 +12,8 @@ class TaskEntry:
     env_class: str  # "module:Class"
     env_cfg_class: str
     agent_cfg: str  # "module:function" returning the rsl-rl runner config dict
+    scripted_policy: str = ""  # "module:function" of env returning the task's scripted demonstrator, if any
+    scripted_env: tuple[tuple[str, object], ...] = ()  # the config settings the demonstrator acts in
 
 
 TASKS: dict[str, TaskEntry] = {
@@ -19,6 +21,8 @@ TASKS: dict[str, TaskEntry] = {
         env_class="isaac_tasks.leap_grasp.leap_grasp_env:LeapGraspEnv",
         env_cfg_class="isaac_tasks.leap_grasp.leap_grasp_env_cfg:LeapGraspEnvCfg",
         agent_cfg="isaac_tasks.leap_grasp.agents.rsl_rl_ppo_cfg:ppo_runner_cfg",
+        scripted_policy="isaac_tasks.leap_grasp.scripted_grasp:scripted_policy",
+        scripted_env=(("action_space", "abs_joint"),),
     ),
     "Orca-Cube-Rotate-v0": TaskEntry(
         env_class="isaac_tasks.orca_cube.orca_cube_env:OrcaCubeEnv",
@@ -28,7 +32,8 @@ TASKS: dict[str, TaskEntry] = {
 }
 
 
-def _load(path: str) -> Callable:
+def load_entry_point(path: str) -> Callable:
+    """The object named by "module:name"."""
     module, name = path.split(":")
     return getattr(import_module(module), name)
 
@@ -42,7 +47,7 @@ def task_entry(task: str) -> TaskEntry:
 def make_env_cfg(task: str, **overrides):
     """The task's environment config with `overrides` applied (unknown keys are an error); a dotted key
     such as `rewards.lift` sets a nested setting."""
-    cfg = _load(task_entry(task).env_cfg_class)()
+    cfg = load_entry_point(task_entry(task).env_cfg_class)()
     for key, value in overrides.items():
         *parents, name = key.split(".")
         node = cfg
@@ -57,7 +62,7 @@ def make_env_cfg(task: str, **overrides):
 
 def make_env(task: str, **overrides):
     """The task's environment; wrapped so that one step is one decision when its action space chunks."""
-    env = _load(task_entry(task).env_class)(make_env_cfg(task, **overrides))
+    env = load_entry_point(task_entry(task).env_class)(make_env_cfg(task, **overrides))
     if getattr(getattr(env, "action_space", None), "chunk_length", 1) > 1:
         from isaac_tasks.chunked_env import ChunkedEnv
 
@@ -66,4 +71,4 @@ def make_env(task: str, **overrides):
 
 
 def make_agent_cfg(task: str) -> dict:
-    return _load(task_entry(task).agent_cfg)()
+    return load_entry_point(task_entry(task).agent_cfg)()

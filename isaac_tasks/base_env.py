@@ -68,6 +68,10 @@ class BaseEnv(VecEnv):
     cfg: BaseEnvCfg
     video_cameras: dict[str, dict] = {}
     """Free-camera presets of videos by view name (front, side, top): lookat, distance, azimuth, elevation."""
+    primary_metric: str = ""
+    """The `Metrics/<name>` an evaluation ranks policies by (and sweeps robustness on)."""
+    episode_splits: dict[str, tuple[str, ...]] = {}
+    """Named partitions of episodes (grasp family, object) with their labels; `split_of` places episodes."""
 
     def __init__(self, cfg: BaseEnvCfg, physics: PhysicsBackend):
         self.cfg = cfg
@@ -123,6 +127,16 @@ class BaseEnv(VecEnv):
     def _episode_log(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
         """Task metrics of the episodes ending in env_ids, logged under their keys."""
         return {}
+
+    # --- evaluation hooks ---------------------------------------------------------------------
+    def split_of(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        """For each of `episode_splits`, the label index of the episodes now running in env_ids."""
+        return {}
+
+    def state_measures(self):
+        """A function of the environment giving (N,) quantities of its current state that an evaluation
+        reports per episode at their worst (penetration depths), or None."""
+        return None
 
     # --- VecEnv -------------------------------------------------------------------------------
     def get_observations(self) -> TensorDict:

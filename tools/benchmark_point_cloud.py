@@ -18,7 +18,6 @@ import cli
 
 import torch
 
-from collect_distill import add_point_cloud_args, point_cloud_cfg
 from distill.point_cloud import PointCloudSensor
 from distill.student import ObservationNoiseCfg, Student, proprioception
 from distill.teacher import execute, load_teacher, teacher_command
@@ -34,7 +33,7 @@ def timed(fn, repeats: int) -> float:
 
 @torch.inference_mode()
 def measure(args, num_envs: int) -> dict:
-    cfg = point_cloud_cfg(args)
+    cfg = cli.point_cloud_cfg(args)
     env, teacher, _ = load_teacher(args.teacher, num_envs=num_envs, num_threads=args.num_threads)
     generator = torch.Generator().manual_seed(0)
     sensor = PointCloudSensor(env.physics, cfg, generator)
@@ -80,7 +79,7 @@ def main() -> None:
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
     parser.add_argument("--repeats", type=cli.positive_int, default=10)
     parser.add_argument("--out", type=cli.output_file, help="also write the figures to this JSON file")
-    add_point_cloud_args(parser)
+    cli.add_point_cloud_args(parser)
     args = parser.parse_args()
     rows = [measure(args, n) for n in args.num_envs]
     cli.report_json({"machine": cli.machine_info(), "device": "cpu", "results": rows}, args.out)

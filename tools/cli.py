@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
+from distill.point_cloud import PointCloudCfg  # noqa: E402
 from isaac_tasks import TASKS  # noqa: E402
 from isaac_tasks.physics import BACKENDS  # noqa: E402
 
@@ -381,3 +382,34 @@ def find_checkpoint(resume: str, runs_dir: str, prefix: str) -> str:
     if not checkpoints:
         raise CheckpointError(f"--resume: checkpoint not found: no {prefix}<N>.pt in {folder}")
     return max(checkpoints, key=lambda p: int(os.path.basename(p)[len(prefix) : -3]))
+
+
+def add_point_cloud_args(parser: argparse.ArgumentParser) -> None:
+    """The point-cloud sensor flags of the distillation tools (distill/point_cloud.py)."""
+    defaults = PointCloudCfg()
+    parser.add_argument("--num_points", type=positive_int, default=defaults.num_points)
+    parser.add_argument("--camera_width", type=positive_int, default=defaults.cameras[0].width)
+    parser.add_argument("--camera_height", type=positive_int, default=defaults.cameras[0].height)
+    parser.add_argument("--sampling", choices=("random", "fps"), default=defaults.sampling)
+    parser.add_argument(
+        "--extrinsic_pos_noise", type=non_negative_float, default=defaults.extrinsic_pos_noise, help="m"
+    )
+    parser.add_argument(
+        "--extrinsic_rot_noise", type=non_negative_float, default=defaults.extrinsic_rot_noise, help="rad"
+    )
+    parser.add_argument("--point_noise", type=non_negative_float, default=defaults.point_noise, help="m")
+
+
+def point_cloud_cfg(args: argparse.Namespace) -> PointCloudCfg:
+    """The config of the flags of `add_point_cloud_args`."""
+    cfg = PointCloudCfg(
+        num_points=args.num_points,
+        sampling=args.sampling,
+        extrinsic_pos_noise=args.extrinsic_pos_noise,
+        extrinsic_rot_noise=args.extrinsic_rot_noise,
+        point_noise=args.point_noise,
+    )
+    for camera in cfg.cameras:
+        camera.width, camera.height = args.camera_width, args.camera_height
+    cfg.validate()
+    return cfg

@@ -22,38 +22,9 @@ from tqdm import tqdm
 
 from agents.demonstrations import privileged_state
 from distill.dataset import DistillEpisode, read_shard_attrs, shard_path, shard_paths, write_shard
-from distill.point_cloud import PointCloudCfg, PointCloudSensor
+from distill.point_cloud import PointCloudSensor
 from distill.student import proprioception
 from distill.teacher import TASK, execute, load_teacher, teacher_command
-
-
-def add_point_cloud_args(parser: argparse.ArgumentParser) -> None:
-    defaults = PointCloudCfg()
-    parser.add_argument("--num_points", type=cli.positive_int, default=defaults.num_points)
-    parser.add_argument("--camera_width", type=cli.positive_int, default=defaults.cameras[0].width)
-    parser.add_argument("--camera_height", type=cli.positive_int, default=defaults.cameras[0].height)
-    parser.add_argument("--sampling", choices=("random", "fps"), default=defaults.sampling)
-    parser.add_argument(
-        "--extrinsic_pos_noise", type=cli.non_negative_float, default=defaults.extrinsic_pos_noise, help="m"
-    )
-    parser.add_argument(
-        "--extrinsic_rot_noise", type=cli.non_negative_float, default=defaults.extrinsic_rot_noise, help="rad"
-    )
-    parser.add_argument("--point_noise", type=cli.non_negative_float, default=defaults.point_noise, help="m")
-
-
-def point_cloud_cfg(args: argparse.Namespace) -> PointCloudCfg:
-    cfg = PointCloudCfg(
-        num_points=args.num_points,
-        sampling=args.sampling,
-        extrinsic_pos_noise=args.extrinsic_pos_noise,
-        extrinsic_rot_noise=args.extrinsic_rot_noise,
-        point_noise=args.point_noise,
-    )
-    for camera in cfg.cameras:
-        camera.width, camera.height = args.camera_width, args.camera_height
-    cfg.validate()
-    return cfg
 
 
 @torch.inference_mode()
@@ -100,9 +71,9 @@ def main() -> None:
     parser.add_argument("--seed", type=cli.non_negative_int, default=0)
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
     parser.add_argument("--episode_length_s", type=cli.positive_float, help="override the task's episode length")
-    add_point_cloud_args(parser)
+    cli.add_point_cloud_args(parser)
     args = parser.parse_args()
-    pc_cfg = point_cloud_cfg(args)
+    pc_cfg = cli.point_cloud_cfg(args)
 
     settings = {"num_envs": args.num_envs, "seed": args.seed, "num_threads": args.num_threads, "disturbance_scale": 0.0}
     if args.episode_length_s is not None:

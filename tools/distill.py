@@ -27,7 +27,6 @@ import cli
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from collect_distill import add_point_cloud_args, point_cloud_cfg
 from distill.dataset import load_dataset, training_pairs
 from distill.point_cloud import PointCloudCfg, PointCloudSensor
 from distill.student import ObservationNoiseCfg, Student, load_student, proprioception, train_student
@@ -110,7 +109,7 @@ def main() -> None:
     parser.add_argument("--log_dir", type=cli.output_folder, help=f"run folder (default: {RUNS_DIR}/<date>)")
     parser.add_argument("--resume", help="a student checkpoint, a run folder, or 'latest'")
     parser.add_argument("--save_interval", type=cli.positive_int, default=10)
-    add_point_cloud_args(parser)
+    cli.add_point_cloud_args(parser)
     for field in dataclasses.fields(ObservationNoiseCfg):
         parser.add_argument(
             f"--{field.name}", type=cli.non_negative_float, default=field.default, help="student observation noise"
@@ -135,7 +134,7 @@ def main() -> None:
         cli.remove_stale_temporaries(os.path.dirname(os.path.abspath(path)))
         print(f"Resuming {path} at iteration {start}")
     else:
-        pc_cfg = point_cloud_cfg(args)
+        pc_cfg = cli.point_cloud_cfg(args)
         noise = ObservationNoiseCfg(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ObservationNoiseCfg)})
         student = Student(hidden_dims=args.hidden_dims)
         log_dir = args.log_dir or os.path.join(RUNS_DIR, datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))

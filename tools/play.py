@@ -47,10 +47,10 @@ def main() -> None:
 
     print(f"Evaluating {args.checkpoint} over {args.episodes} episodes ({args.num_envs} environments)")
     if video is None:
-        results = summarize(run_episodes(env, policy, args.episodes))
+        results = summarize(run_episodes(env, policy, args.episodes), env)
     else:
         with VideoRecorder(env, **video) as recorder:
-            results = summarize(run_episodes(env, policy, args.episodes, per_step=recorder))
+            results = summarize(run_episodes(env, policy, args.episodes, per_step=recorder), env)
             if not recorder.done:
                 print(f"The evaluation ended before the video did; it has {recorder.frames} frames")
             path = recorder.save()

@@ -36,7 +36,6 @@ from agents.demonstrations import load_demos  # noqa: E402
 from agents.flow_matching import FlowPrior, train_flow_prior  # noqa: E402
 from agents.ppo_runner import CheckpointError  # noqa: E402
 from isaac_tasks import make_env, make_env_cfg  # noqa: E402
-from evaluate import grasp_penetration  # noqa: E402
 from isaac_tasks.evaluation.penetration import infeasible  # noqa: E402
 from isaac_tasks.evaluation.rollout import run_episodes, summarize  # noqa: E402
 from isaac_tasks.evaluation.video import VideoRecorder  # noqa: E402
@@ -63,7 +62,7 @@ def evaluate_prior(
         return script.command()[:, :6]
 
     policy = prior_data.PriorPolicy(model, variant, env, scripted_arm, torch.Generator().manual_seed(seed))
-    penetration = grasp_penetration(env)
+    penetration = env.state_measures()
     recorder = VideoRecorder(env, **video) if video is not None else None
 
     def per_step(env) -> dict:
@@ -84,7 +83,7 @@ def evaluate_prior(
     finger_depth = results.pop("penetration_hand_hand")
     del results["penetration_hand_object"]
     return {
-        **summarize(results),
+        **summarize(results, env),
         "infeasible_fraction": float(infeasible(finger_depth.numpy()).mean()),
         "horizon": float(policy.horizon),
     }

@@ -7,6 +7,7 @@ from typing import Callable
 import torch
 
 PerStep = Callable[[object], dict[str, torch.Tensor]]
+SPLIT = "split/"  # key prefix of the per-episode split labels
 
 
 @torch.inference_mode()
@@ -15,8 +16,8 @@ def run_episodes(
 ) -> dict[str, torch.Tensor]:
     """Per-episode values (num_episodes,) of every `Metrics/*` the task logs, of the per-episode maximum
     of each (N,) quantity `per_step(env)` returns for the state after every step (an episode's last
-    state, replaced by the reset, is not seen), and `power` (grasp family) and `object` (index into
-    `env.objects`) where the task has them.
+    state, replaced by the reset, is not seen), and the label index of each of the task's
+    `episode_splits` (under `split/<name>`).
 
     Episodes are counted in rounds in which every environment contributes exactly its next episode, so
     short (successful or failed) episodes are not over-represented.
@@ -40,9 +41,8 @@ def run_episodes(
                         records.setdefault(key.removeprefix("Metrics/"), []).append(value.cpu()[keep])
                 for key, value in running_max.items():
                     records.setdefault(key, []).append(value[ids][keep])
-                if hasattr(env, "object_is_power"):
-                    records.setdefault("power", []).append(env.object_is_power[ids].cpu()[keep])
-                    records.setdefault("object", []).append(env.object_index[ids].cpu()[keep])
+                for name, label in env.split_of(ids).items():
+                    records.setdefault(SPLIT + name, []).append(label.cpu()[keep])
                 recorded[ids] = True
             # An ended environment has already been reset: its state now starts the next episode.
             for key, value in (per_step(env) if per_step else {}).items():
@@ -53,23 +53,18 @@ def run_episodes(
     return {key: torch.cat(values) for key, values in records.items()}
 
 
-def summarize(episodes: dict[str, torch.Tensor], object_names: list[str] | None = None) -> dict[str, float]:
-    """Means of the per-episode values; success split by grasp family where the task has families, and
-    by object (`success_<name>`) when the objects' names are given."""
+def summarize(episodes: dict[str, torch.Tensor], env=None) -> dict[str, float]:
+    """Means of the per-episode values, and the environment's primary metric within each label of its
+    episode splits, named after the metric without its `_rate` (`success_pinch`, `success_bottle`)."""
     summary = {
-        key: float(value.float().mean())
-        for key, value in episodes.items()
-        if key not in ("power", "object") and len(value)
+        key: float(value.float().mean()) for key, value in episodes.items() if not key.startswith(SPLIT) and len(value)
     }
-    if "power" in episodes and "success_rate" in episodes:
-        power, success = episodes["power"], episodes["success_rate"]
-        for name, mask in (("success_pinch", ~power), ("success_power", power)):
-            if mask.any():
-                summary[name] = float(success[mask].mean())
-    if object_names and "object" in episodes and "success_rate" in episodes:
-        for k, name in enumerate(object_names):
-            mine = episodes["object"] == k
-            if mine.any():
-                summary[f"success_{name}"] = float(episodes["success_rate"][mine].float().mean())
+    metric = getattr(env, "primary_metric", "")
+    if metric in episodes:
+        for name, labels in env.episode_splits.items():
+            for k, label in enumerate(labels):
+                mine = episodes[SPLIT + name] == k
+                if mine.any():
+                    summary[f"{metric.removesuffix('_rate')}_{label}"] = float(episodes[metric][mine].float().mean())
     summary["episodes"] = float(len(next(iter(episodes.values()))))
     return summary

@@ -14,11 +14,12 @@ from tensordict import TensorDict
 
 from assets.franka_leap import ROBOT_JOINT_NAMES
 from assets.leap_hand import LEAP_FINGERTIP_BODIES, LEAP_FINGERTIP_SITES, LEAP_PALM_BODY, leap_hand_links
-from assets.objects import object_set
+from assets.objects import GRASP_TYPES, object_set
 from isaac_tasks.base_env import BaseEnv
 from isaac_tasks.leap_grasp import rewards
 from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, action_space_class
 from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
+from isaac_tasks.leap_grasp.penetration import grasp_penetration
 from isaac_tasks.leap_grasp.scene import OBJECT_BODY, VIDEO_CAMERAS, grasp_scene
 from isaac_tasks.math import quat_from_yaw
 from isaac_tasks.physics import make_backend
@@ -34,11 +35,13 @@ OBJECT_GEOMETRY_DIM = 3 + len(_SHAPE_CODES)  # MuJoCo primitive half-sizes, one-
 class LeapGraspEnv(BaseEnv):
     cfg: LeapGraspEnvCfg
     video_cameras = VIDEO_CAMERAS
+    primary_metric = "success_rate"
 
     def __init__(self, cfg: LeapGraspEnvCfg):
         cfg.validate()
         space_class = action_space_class(cfg.action_space)
         self.objects = object_set(cfg.object_seed, cfg.grasp_type)
+        self.episode_splits = {"family": GRASP_TYPES, "object": tuple(o.name for o in self.objects)}
         variant_of_env = np.arange(cfg.num_envs) % len(self.objects)
         self.overlap = None  # finger links through each other, read only where rewarded
         if cfg.rewards.finger_overlap:
@@ -185,6 +188,13 @@ class LeapGraspEnv(BaseEnv):
         if power.any():
             log["Metrics/success_power"] = success[power]
         return log
+
+    def split_of(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+        family = self.object_is_power[env_ids].long()  # GRASP_TYPES order: pinch, power
+        return {"family": family, "object": self.object_index[env_ids]}
+
+    def state_measures(self):
+        return grasp_penetration(self)
 
     # --- reset --------------------------------------------------------------------------------
     def _reset_idx(self, env_ids: torch.Tensor) -> None:

@@ -601,3 +601,8 @@ def _yaw_of(quat: torch.Tensor) -> torch.Tensor:
 def _wrap_half_turn(angle: torch.Tensor) -> torch.Tensor:
     """The angle plus a multiple of pi, in [-pi/2, pi/2)."""
     return torch.remainder(angle + 0.5 * torch.pi, torch.pi) - 0.5 * torch.pi
+
+
+def scripted_policy(env) -> ScriptedGrasp:
+    """The demonstrator with its default settings, seeded by the environment's seed (for evaluations)."""
+    return ScriptedGrasp(env, ScriptedGraspCfg(), torch.Generator(device=env.device).manual_seed(env.cfg.seed))

@@ -36,6 +36,7 @@ GRAVITY = -9.81
 class OrcaCubeEnv(BaseEnv):
     cfg: OrcaCubeEnvCfg
     video_cameras = VIDEO_CAMERAS
+    primary_metric = "rotation_turns"
 
     def __init__(self, cfg: OrcaCubeEnvCfg):
         cfg.validate()
