@@ -101,6 +101,7 @@ def main() -> None:
     )
     parser.add_argument("--action_space", help="Leap-Grasp-v0: the action space (default: the task's)")
     parser.add_argument("--prior_checkpoint", type=cli.existing_file, help="flow prior of the steering action spaces")
+    cli.add_env_override_args(parser)
     parser.add_argument("--out", type=cli.output_file, help="JSON file for the figures")
     args = parser.parse_args()
     task_entry(args.task)
@@ -110,6 +111,7 @@ def main() -> None:
         overrides["action_space"] = args.action_space
     if args.prior_checkpoint:
         overrides["prior_checkpoint"] = args.prior_checkpoint
+    overrides.update(cli.env_config_overrides(args))
     env = make_env(args.task, **overrides)
     physics, decimation, device = env.physics, env.cfg.decimation, env.device
     save, load, bare_step = bare_engine(physics, decimation)

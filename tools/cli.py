@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from distill.point_cloud import PointCloudCfg  # noqa: E402
-from isaac_tasks import TASKS  # noqa: E402
+from isaac_tasks import TASKS, make_env_cfg  # noqa: E402
 from isaac_tasks.physics import BACKENDS  # noqa: E402
 
 # The CPU physics backend runs its own thread pool on every core; torch's small per-step tensor work is
@@ -144,6 +144,22 @@ def output_folder(text: str) -> str:
     return _checked(text, _output_problem(text, folder=True))
 
 
+def add_env_override_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override the task's config, e.g. rewards.finger_overlap=-300.0 episode_length_s=10.0",
+    )
+
+
+def env_config_overrides(args: argparse.Namespace) -> dict:
+    """The task settings of `--env` (add_env_override_args), checked against the task's config."""
+    default = make_env_cfg(args.task)
+    return dict(dataclass_override(default, override, "--env") for override in args.env)
+
+
 def dataclass_override(config, override: str, flag: str) -> tuple[str, object]:
     """(`a.b`, value) of `a.b=value`, checked against a dataclass config as `override_config` checks a dict."""
     tree = dataclasses.asdict(config)
@@ -184,6 +200,8 @@ def override_config(config: dict, override: str, flag: str) -> None:
         ok = isinstance(value, type(old))
     if not ok:
         raise ValueError(f"{flag} {override}: '{key}' is {type(old).__name__} ({old!r}), got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{flag} {override}: '{key}' must be finite")
     node[name] = float(value) if isinstance(old, float) else value
 
 

@@ -91,13 +91,7 @@ def main() -> None:
     parser.add_argument("--experiment_name", help="folder under the log root (default: the task's)")
     parser.add_argument("--run_name", default="", help="suffix of the run folder")
     parser.add_argument("--log_root", default=os.path.join("logs", "rsl_rl"))
-    parser.add_argument(
-        "--env",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override the task's config, e.g. rewards.finger_overlap=-300.0 episode_length_s=10.0",
-    )
+    cli.add_env_override_args(parser)
     parser.add_argument(
         "--agent",
         nargs="+",
@@ -116,8 +110,7 @@ def main() -> None:
     for name in ("prior_checkpoint", "demos_path", "vqvae_checkpoint"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    default_cfg = make_env_cfg(args.task)
-    overrides.update(cli.dataclass_override(default_cfg, override, "--env") for override in args.env)
+    overrides.update(cli.env_config_overrides(args))
     env_cfg = make_env_cfg(args.task, **overrides)
     agent_cfg = make_agent_cfg(args.task)
     agent_cfg["seed"] = args.seed
