@@ -153,3 +153,36 @@ def test_stable_under_random_actions():
         assert torch.isfinite(reward).all()
     assert torch.isfinite(obs["policy"]).all()
     assert env.diverged_resets == 0
+
+
+def _pinch_and_release(spec) -> float:
+    """Height (m) the cube has lost 3 s after the platform left it, pinched between thumb and little finger."""
+    import mujoco
+
+    from assets.orca_hand import ORCA_JOINT_LIMITS, ORCA_JOINT_NAMES
+    from isaac_tasks.orca_cube.scene import CUBE_XY, cube_start_height, platform_support_pos
+
+    model = spec.compile()
+    data = mujoco.MjData(model)
+    closed = [f"{finger}_{joint}" for finger in ("index", "middle", "ring", "pinky") for joint in ("mcp", "pip")]
+    closed += ["thumb_mcp", "thumb_dip"]
+    targets = np.clip([1.0 if name in closed else 0.0 for name in ORCA_JOINT_NAMES], *ORCA_JOINT_LIMITS.T)
+    cube = model.jnt_qposadr[model.joint("cube_root").id]
+    start = cube_start_height(0.045)
+    data.qpos[cube : cube + 3] = (*CUBE_XY, start)
+    platform = np.array(platform_support_pos(0.045))
+    for step in range(round(5.0 / model.opt.timestep)):
+        t = step * model.opt.timestep
+        data.ctrl[: len(targets)] = np.clip((t - 0.2) / 0.6, 0.0, 1.0) * targets  # close over 0.6 s
+        data.mocap_pos[0] = platform - (0, 0, np.clip(0.2 * (t - 2.0), 0.0, 0.1))  # retract after 2 s
+        mujoco.mj_step(model, data)
+    return start - data.body("cube").xpos[2]
+
+
+def test_a_pinch_holds_the_cube_without_the_platform():
+    from isaac_tasks.orca_cube.scene import cube_scene
+
+    assert _pinch_and_release(cube_scene(0.045, 0.06)) < 0.02
+    soft = cube_scene(0.045, 0.06)  # MuJoCo's default cones: the same pinch lets the cube slide out
+    soft.option.cone, soft.option.impratio = 0, 1.0  # mjCONE_PYRAMIDAL
+    assert _pinch_and_release(soft) > 0.06

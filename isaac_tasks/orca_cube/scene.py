@@ -35,6 +35,11 @@ def platform_support_pos(cube_size: float) -> tuple[float, float, float]:
 
 def cube_scene(cube_size: float, cube_mass: float) -> mujoco.MjSpec:
     spec = orca_hand_spec(palm_down=True)
+    # Elliptic friction cones with a high impedance ratio, as in the grasping scene: under MuJoCo's default
+    # (pyramidal, impratio 1) the cube, pinched between thumb and little fingertip with 9 N each (30 times
+    # what its weight needs), creeps out at 2 cm/s and falls within a second of the platform leaving.
+    spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+    spec.option.impratio = 10.0
     platform = spec.worldbody.add_body(name=PLATFORM_BODY, pos=platform_support_pos(cube_size), mocap=True)
     platform.add_geom(
         type=mujoco.mjtGeom.mjGEOM_BOX, size=PLATFORM_HALF_SIZE, contype=1, conaffinity=1, rgba=PLATFORM_RGBA
