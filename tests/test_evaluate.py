@@ -66,6 +66,7 @@ def test_scripted_demonstrator_is_evaluated_per_object(tmp_path):
     out = tmp_path / "report"
     result = evaluate("Leap-Grasp-v0", "scripted", out, "--sweep", "1", "--num_envs", "12", "--episodes", "12")
     assert result.returncode == 0, result.stderr
+    assert "  evaluation: 12/12 episodes\n" in result.stdout
     (entry,) = json.loads((out / "report.json").read_text())["checkpoints"].values()
     splits = ("success_rate", "success_pinch", "success_power")
     per_object = {k for k in entry["metrics"] if k.startswith("success_") and k not in splits}

@@ -41,8 +41,8 @@ def run_episodes(
                         records.setdefault(key.removeprefix("Metrics/"), []).append(value.cpu()[keep])
                 for key, value in running_max.items():
                     records.setdefault(key, []).append(value[ids][keep])
-                for name, label in env.split_of(ids).items():
-                    records.setdefault(SPLIT + name, []).append(label.cpu()[keep])
+                for name, index in env.split_of(ids).items():
+                    records.setdefault(SPLIT + name, []).append(index.cpu()[keep])
                 recorded[ids] = True
             # An ended environment has already been reset: its state now starts the next episode.
             for key, value in (per_step(env) if per_step else {}).items():
