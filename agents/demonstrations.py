@@ -1,16 +1,17 @@
-"""Demonstrations on disk: HDF5 in the full robomimic layout, validated on load.
+"""Demonstrations on disk: HDF5 in the full robomimic layout, validated on load against the task's format.
 
     /data                       attrs: total (steps over all demos), env_args (JSON, see below),
                                  env_name (task id), format_version (FORMAT_VERSION)
-    /data/demo_<i>/actions      (T, 22) float: arm delta pose in [-1, 1] (x the task's per-step limits:
-                                 ±3 cm, ±0.1 rad), then 16 absolute finger joint targets (rad)
-    /data/demo_<i>/obs/<key>    (T, d) float: the fields of OBS_FIELDS, before the action of step t
+    /data/demo_<i>/actions      (T, A) float: the task's arm command in [-1, 1], then absolute finger joint
+                                 targets (rad): its `abs_joint` action in physical units
+    /data/demo_<i>/obs/<key>    (T, d) float: the fields of the task's `demo_format.obs`, before the action of step t
     /data/demo_<i>/next_obs/<key>  (T, d) float: the same fields after it: obs[t + 1], and at the last step
                                  the terminal observation (before the environment reset itself)
     /data/demo_<i>/rewards      (T,) float: the task's reward for step t
     /data/demo_<i>/dones        (T,) int 0/1: 1 where the episode ends after step t (always at the last step)
-    /data/demo_<i>/states       (T, S) float: privileged state (see STATE_FIELDS)
-    /data/demo_<i>              attrs: num_samples (T), success (bool), grasp_type ("pinch" | "power"), object
+    /data/demo_<i>/states       (T, S) float: the task's privileged state (`env.privileged_state()`)
+    /data/demo_<i>              attrs: num_samples (T), success (bool), grasp_type (one of the format's
+                                 families), object
     /mask/train, /mask/valid    (K,) bytes: demo names (b"demo_<i>"); every demo in exactly one of them,
                                  a deterministic split (`write_demos`' valid_fraction, SPLIT_SEED)
 
@@ -20,9 +21,11 @@ to; robomimic cannot build the environment itself) and `env_kwargs` (how the dat
 demonstrations the task's config, the scripted demonstrator's config and the seed). robomimic's
 `SequenceDataset` reads these files as they are, with or without `filter_by_attribute="train"`/`"valid"`.
 
-Files of older format versions are refused with a message to regenerate them with tools/generate_demos.py:
-version 1 had no next_obs, rewards, dones or masks, version 2 no `object_geometry` observation. Real
-teleoperation data converted to this layout (same keys, shapes and units) drops straight in.
+A task that has demonstrations gives its environment class a `demo_format` (`DemoFormat`: the sizes above)
+and the methods `demo_observation()` and `privileged_state()`; `load_demos` finds the format through the
+task registry. Files of older format versions are refused with a message to regenerate them with
+tools/generate_demos.py: version 1 had no next_obs, rewards, dones or masks, version 2 no `object_geometry`
+observation. Real teleoperation data converted to this layout (same keys, shapes and units) drops straight in.
 """
 
 from __future__ import annotations
@@ -34,40 +37,34 @@ from dataclasses import dataclass
 
 import h5py
 import numpy as np
-import torch
 
 FORMAT_VERSION = 3
-NUM_ACTIONS = 22
-OBS_FIELDS = {
-    "joint_pos": 23,  # 7 arm + 16 finger joint positions (rad)
-    "joint_vel": 23,
-    "joint_targets": 23,  # the position targets sent to the servos this step (arm from IK)
-    "palm_pos": 3,
-    "palm_quat": 4,  # (w, x, y, z)
-    "object_pos": 3,
-    "object_quat": 4,
-    "fingertip_contact": 4,  # index, middle, ring, thumb touching the object
-    # the object's 3 MuJoCo primitive half-sizes (m; unused ones 0) and a one-hot of its shape (box, cylinder,
-    # capsule, sphere, ellipsoid): the task's `object_geometry`, constant over an episode (format version 3)
-    "object_geometry": 8,
-}
 # What each older format version lacks; such files are refused with a message to regenerate them.
 OLD_FORMATS = {1: "no next_obs, rewards, dones or train/valid masks", 2: "no object_geometry observation"}
-STATE_FIELDS = ("joint_pos", "joint_vel", "object_pos", "object_quat", "object_lin_vel", "object_ang_vel")
 ROBOMIMIC_GYM_TYPE = 2  # robomimic.envs.env_base.EnvType.GYM_TYPE (ROBOSUITE_TYPE = 1, IG_MOMART_TYPE = 3)
 SPLIT_SEED = 0  # the permutation behind /mask/train and /mask/valid
 DEMO_NAME = re.compile(r"demo_(\d+)$")
 
 
-def privileged_state(env) -> torch.Tensor:
-    """(N, STATE_DIM) the privileged state of every environment of the grasping task, in STATE_FIELDS order."""
-    s = env.physics.state
-    return torch.cat(
-        (s.joint_pos, s.joint_vel, s.body_pos[:, 0], s.body_quat[:, 0], s.body_lin_vel[:, 0], s.body_ang_vel[:, 0]), -1
-    )
+@dataclass(frozen=True)
+class DemoFormat:
+    """What a task's demonstrations hold per step: observation fields and widths, action and state widths, and
+    the grasp families an episode may belong to."""
+
+    obs: dict[str, int]
+    num_actions: int
+    state_dim: int
+    families: tuple[str, ...]
 
 
-STATE_DIM = 23 + 23 + 3 + 4 + 3 + 3
+def demo_format(task: str) -> DemoFormat:
+    """The demonstration format of a registered task; ValueError if it has none."""
+    from isaac_tasks import env_class
+
+    found = getattr(env_class(task), "demo_format", None)
+    if found is None:
+        raise ValueError(f"task '{task}' has no demonstration format")
+    return found
 
 
 class DemoFormatError(ValueError):
@@ -78,14 +75,14 @@ class DemoFormatError(ValueError):
 class Episode:
     """One demonstration of T steps; arrays are indexed by step."""
 
-    obs: dict[str, np.ndarray]  # OBS_FIELDS, (T, d) each
-    next_obs: dict[str, np.ndarray]  # OBS_FIELDS after each step, (T, d) each
-    states: np.ndarray  # (T, STATE_DIM)
-    actions: np.ndarray  # (T, NUM_ACTIONS)
+    obs: dict[str, np.ndarray]  # DemoFormat.obs, (T, d) each
+    next_obs: dict[str, np.ndarray]  # the same after each step, (T, d) each
+    states: np.ndarray  # (T, state_dim)
+    actions: np.ndarray  # (T, num_actions)
     rewards: np.ndarray  # (T,) float
     dones: np.ndarray  # (T,) int 0/1, 1 at the last step
     success: bool
-    grasp_type: str  # "pinch" | "power"
+    grasp_type: str  # one of DemoFormat.families
     object: str
 
     def __len__(self) -> int:
@@ -154,10 +151,10 @@ def read_array(
     return value
 
 
-def _read_obs(path: str, group: h5py.Group, name: str, length: int) -> dict[str, np.ndarray]:
+def _read_obs(path: str, group: h5py.Group, name: str, length: int, fields: dict[str, int]) -> dict[str, np.ndarray]:
     if name not in group or not isinstance(group[name], h5py.Group):
         raise DemoFormatError(f"{path}: {group.name}/{name} is missing")
-    return {key: read_array(path, group[name], key, (width,), length) for key, width in OBS_FIELDS.items()}
+    return {key: read_array(path, group[name], key, (width,), length) for key, width in fields.items()}
 
 
 def _read_masks(path: str, f: h5py.File, names: list[str]) -> None:
@@ -193,8 +190,26 @@ def _check_env_args(path: str, data: h5py.Group, task: str) -> None:
         raise DemoFormatError(f"{path}: /data env_args env_name is '{env_meta['env_name']}', expected '{task}'")
 
 
+def demo_task(path: str) -> str:
+    """The task id a demonstration file names (/data env_name); DemoFormatError if there is none."""
+    try:
+        with h5py.File(path, "r") as f:
+            task = f["data"].attrs.get("env_name") if "data" in f else None
+    except OSError as error:
+        raise DemoFormatError(f"{path}: not a readable HDF5 file ({error})") from None
+    if not isinstance(task, str) or not task:
+        raise DemoFormatError(f"{path}: /data env_name (the task id) is missing")
+    from isaac_tasks import TASKS
+
+    if task not in TASKS:
+        raise DemoFormatError(f"{path}: /data env_name '{task}' is not a registered task")
+    return task
+
+
 def load_demos(path: str, task: str) -> list[Episode]:
-    """Every episode of a demonstration file, checked field by field; raises DemoFormatError."""
+    """Every episode of a demonstration file of `task`, checked field by field against the task's format;
+    raises DemoFormatError."""
+    spec = demo_format(task)
     if not os.path.isfile(path):
         raise DemoFormatError(f"{path}: no such demonstration file")
     try:
@@ -225,7 +240,7 @@ def load_demos(path: str, task: str) -> list[Episode]:
         episodes = []
         for name in names:
             group = data[name]
-            actions = read_array(path, group, "actions", (NUM_ACTIONS,), None)
+            actions = read_array(path, group, "actions", (spec.num_actions,), None)
             length = len(actions)
             if length == 0:
                 raise DemoFormatError(f"{path}: {group.name}/actions is empty")
@@ -236,16 +251,18 @@ def load_demos(path: str, task: str) -> list[Episode]:
                 raise DemoFormatError(
                     f"{path}: {group.name} num_samples is {group.attrs['num_samples']}, but actions has {length} steps"
                 )
-            obs = _read_obs(path, group, "obs", length)
-            next_obs = _read_obs(path, group, "next_obs", length)
+            obs = _read_obs(path, group, "obs", length, spec.obs)
+            next_obs = _read_obs(path, group, "next_obs", length, spec.obs)
             rewards = read_array(path, group, "rewards", (), length)
             dones = read_array(path, group, "dones", (), length)
             if not np.isin(dones, (0, 1)).all() or dones[-1] != 1:
                 raise DemoFormatError(f"{path}: {group.name}/dones must be 0 or 1, and 1 at the last step")
-            states = read_array(path, group, "states", (STATE_DIM,), length)
+            states = read_array(path, group, "states", (spec.state_dim,), length)
             grasp_type = str(group.attrs["grasp_type"])
-            if grasp_type not in ("pinch", "power"):
-                raise DemoFormatError(f"{path}: {group.name} grasp_type is '{grasp_type}', expected pinch or power")
+            if grasp_type not in spec.families:
+                raise DemoFormatError(
+                    f"{path}: {group.name} grasp_type is '{grasp_type}', expected one of {', '.join(spec.families)}"
+                )
             episodes.append(
                 Episode(
                     obs=obs,

@@ -7,6 +7,7 @@ and the action size, which loading checks; they are read with `torch.load(weight
 from __future__ import annotations
 
 import filecmp
+import glob
 import math
 import os
 import shutil
@@ -32,6 +33,12 @@ def save_atomically(obj: dict, path: str) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def remove_stale_temporaries(folder: str) -> None:
+    """Remove the temporaries of `save_atomically` writes cut short by a kill."""
+    for stale in glob.glob(os.path.join(folder, ".tmp_*.pt")):
+        os.remove(stale)
 
 
 def load_saved(path: str, what: str, keys: set[str]) -> dict:

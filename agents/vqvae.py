@@ -17,17 +17,19 @@ from torch import nn
 from agents.demonstrations import load_demos
 from agents.flow_matching import MIN_STD
 from agents.ppo_runner import build_saved, load_saved, save_atomically
-from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, NUM_FINGER_JOINTS, ChunkedActionSpace
+from isaac_tasks.action_spaces import ChunkedActionSpace
 
-TASK = "Leap-Grasp-v0"
 HORIZON = 2
 
 
 class FingerVQVAE(nn.Module):
-    def __init__(self, code_dim: int = 8, num_codes: int = 64, hidden_dim: int = 128, commitment: float = 0.25):
+    def __init__(
+        self, num_fingers: int, code_dim: int = 8, num_codes: int = 64, hidden_dim: int = 128, commitment: float = 0.25
+    ):
         super().__init__()
-        self.config = {"code_dim": code_dim, "num_codes": num_codes, "hidden_dim": hidden_dim, "commitment": commitment}
-        n = NUM_FINGER_JOINTS
+        n = num_fingers
+        self.config = {"num_fingers": n, "code_dim": code_dim, "num_codes": num_codes, "hidden_dim": hidden_dim}
+        self.config["commitment"] = commitment
         # Time runs along the conv axis: [previous pose, target 1, target 2] -> one latent per target.
         self.encoder = nn.Sequential(
             nn.Conv1d(n, hidden_dim, kernel_size=2),
@@ -48,7 +50,7 @@ class FingerVQVAE(nn.Module):
         self.pose_std.copy_(poses.std(0).clamp_min(MIN_STD))
 
     def encode(self, previous: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """(B, 2, code_dim) continuous latents of previous poses (B, 16) and targets (B, 2, 16)."""
+        """(B, 2, code_dim) continuous latents of previous poses (B, F) and targets (B, 2, F)."""
         sequence = torch.cat((previous[:, None], targets), dim=1)
         return self.encoder(((sequence - self.pose_mean) / self.pose_std).transpose(1, 2)).transpose(1, 2)
 
@@ -59,7 +61,7 @@ class FingerVQVAE(nn.Module):
         return self.codebook[index].view_as(latents)
 
     def decode(self, previous: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-        """(B, 2, 16) finger targets from previous poses (B, 16) and codes (B, 2, code_dim)."""
+        """(B, 2, F) finger targets from previous poses (B, F) and codes (B, 2, code_dim)."""
         previous_norm = (previous - self.pose_mean) / self.pose_std
         hidden, _ = self.decoder(codes, self.initial_hidden(previous_norm)[None])
         return (previous_norm[:, None] + self.head(hidden)) * self.pose_std + self.pose_mean
@@ -96,12 +98,13 @@ class FingerVQVAE(nn.Module):
         return model, saved["metadata"]
 
 
-def demo_pairs(demos_path: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(previous finger poses (M, 16), next two finger targets (M, 2, 16)) of every demonstration step pair."""
+def demo_pairs(demos_path: str, task: str, num_fingers: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(previous finger poses (M, F), next two finger targets (M, 2, F)) of every demonstration step pair of a
+    `task` whose actions and joint positions end with its `num_fingers` finger joints."""
     previous, targets = [], []
-    for e in load_demos(demos_path, TASK):
-        fingers = torch.from_numpy(e.actions[:, NUM_ARM_ACTIONS:]).float()
-        pose = torch.from_numpy(e.obs["joint_pos"][:, -NUM_FINGER_JOINTS:]).float()
+    for e in load_demos(demos_path, task):
+        fingers = torch.from_numpy(e.actions[:, -num_fingers:]).float()
+        pose = torch.from_numpy(e.obs["joint_pos"][:, -num_fingers:]).float()
         if len(e) >= HORIZON:
             previous.append(pose[:-1])
             targets.append(torch.stack((fingers[:-1], fingers[1:]), dim=1))
@@ -144,7 +147,8 @@ def train_vqvae(
 
 
 class VQVAEFingerSpace(ChunkedActionSpace):
-    """6 (arm delta) + 8 x 2 (latents, [-1, 1] mapped onto the codebook's range) + 16 (residual, both steps).
+    """Arm command + 8 x 2 (latents, [-1, 1] mapped onto the codebook's range) + finger residual (both steps):
+    6 + 8 x 2 + 16 with the LEAP hand and arm.
 
     Table 2 lists 6 + 8 x 2; the appendix adds the shared residual, which `vqvae_residual=False` drops.
     """
@@ -157,21 +161,25 @@ class VQVAEFingerSpace(ChunkedActionSpace):
         if not cfg.vqvae_checkpoint:
             raise ValueError("action space 'vqvae' needs a VQ-VAE: set vqvae_checkpoint (tools/train_vqvae.py)")
         self.model, metadata = FingerVQVAE.load(cfg.vqvae_checkpoint)
-        if metadata.get("task") != TASK:
-            raise ValueError(f"{cfg.vqvae_checkpoint} is a VQ-VAE of {metadata.get('task')}, not of {TASK}")
+        if metadata.get("task") != cfg.task_id or self.model.config["num_fingers"] != env.num_finger_joints:
+            raise ValueError(
+                f"{cfg.vqvae_checkpoint} is a VQ-VAE of {metadata.get('task')} with {self.model.config['num_fingers']} "
+                f"fingers, not of {cfg.task_id} with {env.num_finger_joints}"
+            )
         self.model.to(env.device).eval().requires_grad_(False)
         code_dim = self.model.config["code_dim"]
         self.latent_dims = HORIZON * code_dim
-        self.residual_dim = NUM_FINGER_JOINTS if cfg.vqvae_residual else 0
-        self.num_actions = NUM_ARM_ACTIONS + self.latent_dims + self.residual_dim
+        self.residual_dim = env.num_finger_joints if cfg.vqvae_residual else 0
+        self.num_actions = env.num_arm_actions + self.latent_dims + self.residual_dim
         self.residual_dims = list(range(self.num_actions - self.residual_dim, self.num_actions))
         self.low, self.high = self.model.codebook.min(dim=0).values, self.model.codebook.max(dim=0).values
 
     def plan(self, actions: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
-        """Decoded finger targets (n, 2, 16) of the fresh environments' latents, from their current pose."""
-        raw = actions[fresh, NUM_ARM_ACTIONS : NUM_ARM_ACTIONS + self.latent_dims].clamp(-1.0, 1.0)
+        """Decoded finger targets (n, 2, F) of the fresh environments' latents, from their current pose."""
+        arm = self.env.num_arm_actions
+        raw = actions[fresh, arm : arm + self.latent_dims].clamp(-1.0, 1.0)
         latents = self.low + 0.5 * (raw.view(len(raw), HORIZON, -1) + 1.0) * (self.high - self.low)
-        pose = self.env.physics.state.joint_pos[fresh, -NUM_FINGER_JOINTS:]
+        pose = self.env.physics.state.joint_pos[fresh, -self.env.num_finger_joints :]
         with torch.no_grad():
             return self.model.decode(pose, self.model.quantize(latents))
 
@@ -179,5 +187,4 @@ class VQVAEFingerSpace(ChunkedActionSpace):
         fingers = self.chunk_step(actions)
         if self.residual_dim:
             fingers = fingers + actions[:, -self.residual_dim :].clamp(-1.0, 1.0) * self.env.cfg.residual_finger_scale
-        low, high = self.env.finger_limits.unbind(-1)
-        return actions[:, :NUM_ARM_ACTIONS].clamp(-1.0, 1.0), torch.clamp(fingers, low, high)
+        return actions[:, : self.env.num_arm_actions].clamp(-1.0, 1.0), self.clamp_fingers(fingers)

@@ -13,13 +13,15 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 GRASP_TYPES = ("pinch", "power")
+SHAPES = ("box", "cylinder", "capsule", "sphere", "ellipsoid")  # MuJoCo primitives, in one-hot order
+GEOMETRY_DIM = 3 + len(SHAPES)  # an object's geometry as tasks observe it: 3 primitive half-sizes, one-hot shape
 
 
 @dataclass(frozen=True)
 class ObjectSpec:
     name: str
     grasp_type: str  # "pinch" (thumb and one or two fingers) or "power" (whole hand)
-    shape: str  # "box", "cylinder", "capsule", "sphere" or "ellipsoid"
+    shape: str  # one of SHAPES
     size: tuple[float, float, float]
     mass: float  # kg
     friction: float

@@ -3,11 +3,12 @@
     <folder>/shard_<k>.hdf5
     /data                       attrs: env_name (task id), format_version, num_episodes (stored), round (k),
                                  episodes_run and num_successes (of the round), teacher (checkpoint path),
-                                 point_cloud (JSON config), env_args (JSON)
+                                 point_cloud (JSON config), env_args (JSON), sizes (JSON: the widths
+                                 R, S, A below, `sizes_of(env)`)
     /data/demo_<i>/obs/point_cloud  (T, P, 3) float: base-frame point cloud before the student's noise
-    /data/demo_<i>/obs/proprio      (T, 76) float: `distill.student.proprioception`
-    /data/demo_<i>/states       (T, 59) float: privileged state (agents/demonstrations.py STATE_FIELDS)
-    /data/demo_<i>/actions      (T, 23) float: the teacher's executed hand_arm command (the label)
+    /data/demo_<i>/obs/proprio      (T, R) float: the task's `env.proprioception()`
+    /data/demo_<i>/states       (T, S) float: the task's `env.privileged_state()`
+    /data/demo_<i>/actions      (T, A) float: the teacher's executed hand_arm command (the label)
     /data/demo_<i>/rewards      (T,) float
     /data/demo_<i>/dones        (T,) bool: true at the last step
     /data/demo_<i>              attrs: num_samples (T), success (bool), grasp_type, object
@@ -29,10 +30,10 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from agents.demonstrations import STATE_DIM, read_array
-from distill.student import ACTION_DIM, PROPRIO_DIM
+from agents.demonstrations import read_array
+from distill.student import student_sizes
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1 had no sizes
 SHARD_PATTERN = re.compile(r"shard_(\d+)\.hdf5$")
 
 
@@ -64,6 +65,12 @@ def shard_paths(folder: str) -> list[str]:
     """Shards of `folder` in round order (temporary files of an interrupted write are not shards)."""
     paths = [p for p in glob.glob(os.path.join(folder, "shard_*.hdf5")) if SHARD_PATTERN.search(p)]
     return sorted(paths, key=lambda p: int(SHARD_PATTERN.search(p).group(1)))
+
+
+def sizes_of(env) -> dict[str, int]:
+    """The widths of a shard's per-step fields for `env`'s task."""
+    sizes = student_sizes(env)
+    return {"proprio": sizes["proprio_dim"], "states": env.privileged_state().shape[-1], "actions": sizes["action_dim"]}
 
 
 def write_shard(path: str, task: str, episodes: list[DistillEpisode], attrs: dict) -> None:
@@ -102,9 +109,19 @@ def read_shard_attrs(path: str, task: str) -> dict:
         raise DistillDataError(f"{path}: env_name is '{attrs.get('env_name')}', expected '{task}'")
     if (
         attrs.get("format_version") != FORMAT_VERSION
-        or not {"num_episodes", "num_successes", "episodes_run", "point_cloud"} <= attrs.keys()
+        or not {"num_episodes", "num_successes", "episodes_run", "point_cloud", "sizes"} <= attrs.keys()
     ):
         raise DistillDataError(f"{path}: not a distillation shard of format version {FORMAT_VERSION}")
+    try:
+        sizes = json.loads(attrs["sizes"])  # checked by read_shard_attrs
+    except (TypeError, ValueError):
+        sizes = None
+    if (
+        not isinstance(sizes, dict)
+        or sorted(sizes) != ["actions", "proprio", "states"]
+        or not all(isinstance(v, int) and v > 0 for v in sizes.values())
+    ):
+        raise DistillDataError(f"{path}: /data sizes is not a JSON dict of positive actions, proprio and states widths")
     return attrs
 
 
@@ -112,6 +129,7 @@ def load_shard(path: str, task: str) -> tuple[list[DistillEpisode], dict]:
     """Every episode of one shard, checked field by field, and the shard's attributes."""
     attrs = read_shard_attrs(path, task)
     num_points = json.loads(attrs["point_cloud"])["num_points"]
+    sizes = json.loads(attrs["sizes"])  # checked by read_shard_attrs
     episodes = []
     with h5py.File(path, "r") as f:
         data = f["data"]
@@ -122,7 +140,7 @@ def load_shard(path: str, task: str) -> tuple[list[DistillEpisode], dict]:
             )
         for name in sorted(names, key=lambda k: int(k.split("_")[1])):
             group = data[name]
-            actions = read_array(path, group, "actions", (ACTION_DIM,), None, DistillDataError)
+            actions = read_array(path, group, "actions", (sizes["actions"],), None, DistillDataError)
             if len(actions) == 0:
                 raise DistillDataError(f"{path}: {group.name}/actions is empty")
             if "obs" not in group:
@@ -136,8 +154,8 @@ def load_shard(path: str, task: str) -> tuple[list[DistillEpisode], dict]:
                     point_cloud=read_array(
                         path, group["obs"], "point_cloud", (num_points, 3), length, DistillDataError
                     ),
-                    proprio=read_array(path, group["obs"], "proprio", (PROPRIO_DIM,), length, DistillDataError),
-                    states=read_array(path, group, "states", (STATE_DIM,), length, DistillDataError),
+                    proprio=read_array(path, group["obs"], "proprio", (sizes["proprio"],), length, DistillDataError),
+                    states=read_array(path, group, "states", (sizes["states"],), length, DistillDataError),
                     actions=actions,
                     rewards=read_array(path, group, "rewards", (), length, DistillDataError),
                     dones=read_array(path, group, "dones", (), length, DistillDataError),
@@ -151,7 +169,7 @@ def load_shard(path: str, task: str) -> tuple[list[DistillEpisode], dict]:
 
 def load_dataset(folder: str, task: str, skip_damaged: bool = False) -> list[DistillEpisode]:
     """Every episode of every shard of `folder`. A damaged shard raises DistillDataError, or with
-    `skip_damaged` is reported on stderr and left out. All shards must share one point-cloud config."""
+    `skip_damaged` is reported on stderr and left out. All shards must share one point-cloud config and sizes."""
     paths = shard_paths(folder)
     if not paths:
         raise DistillDataError(f"{folder}: no distillation shards (shard_<k>.hdf5)")
@@ -164,9 +182,9 @@ def load_dataset(folder: str, task: str, skip_damaged: bool = False) -> list[Dis
                 raise
             print(f"warning: skipping damaged shard: {error}", file=sys.stderr)
             continue
-        if point_cloud is not None and attrs["point_cloud"] != point_cloud:
-            raise DistillDataError(f"{path}: its point-cloud config differs from the shards before it")
-        point_cloud = attrs["point_cloud"]
+        if point_cloud is not None and (attrs["point_cloud"], attrs["sizes"]) != point_cloud:
+            raise DistillDataError(f"{path}: its point-cloud config or field sizes differ from the shards before it")
+        point_cloud = attrs["point_cloud"], attrs["sizes"]
         episodes += shard
     if not episodes:
         raise DistillDataError(f"{folder}: its shards hold no episodes")

@@ -3,8 +3,9 @@
 A PointNet encoder (a shared per-point MLP and a max over points) turns the point cloud into one
 feature vector; with the normalized proprioception it is the condition of the same flow-matching core
 as the prior (`agents.flow_matching.FlowPrior`, whose own condition normalization stays the identity).
-Actions are the 23-number hand_arm commands of the prior (`agents.prior_data`): arm delta position (3),
-arm delta rotation as a quaternion (4), 16 finger targets; the student executes the first of its two.
+Actions are the commands of the task's `hand_arm` prior (`env.prior_io`; for the grasping task 23 numbers: arm
+delta position (3), arm delta rotation as a quaternion (4), 16 finger targets); the student executes the
+first of its two. Its proprioception is the task's (`env.proprioception()`: no object state).
 
 Observation noise (003, B.5): additive Gaussian noise on every point and proprioception entry, plus a
 random offset per episode (a translation of the whole cloud, a shift of every proprioception entry).
@@ -18,18 +19,16 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from agents import prior_data
 from agents.flow_matching import MIN_STD, FlowPrior
 from agents.ppo_runner import CheckpointError, build_saved, load_saved, save_atomically
+from agents.prior_data import HORIZON
 
-ACTION_DIM = prior_data.VARIANTS["hand_arm"]["action_dim"]
-PROPRIO_DIM = 23 + 23 + 23 + 3 + 4  # joint positions, velocities, targets; palm position and orientation
+VARIANT = "hand_arm"  # the prior variant whose commands the student predicts
 
 
-def proprioception(env) -> torch.Tensor:
-    """(N, PROPRIO_DIM): what the robot knows about itself (no object state)."""
-    s = env.physics.state
-    return torch.cat((s.joint_pos, s.joint_vel, env.joint_targets, s.site_pos[:, 0], s.site_quat[:, 0]), dim=-1)
+def student_sizes(env) -> dict[str, int]:
+    """The proprioception and action sizes of a student of `env`'s task."""
+    return {"proprio_dim": env.proprioception().shape[-1], "action_dim": env.prior_io.variants[VARIANT]["action_dim"]}
 
 
 @dataclass(kw_only=True)
@@ -59,9 +58,9 @@ class PointNetEncoder(nn.Module):
 class Student(nn.Module):
     def __init__(
         self,
-        proprio_dim: int = PROPRIO_DIM,
-        action_dim: int = ACTION_DIM,
-        horizon: int = prior_data.HORIZON,
+        proprio_dim: int,
+        action_dim: int,
+        horizon: int = HORIZON,
         encoder_dims: Sequence[int] = (64, 128),
         feature_dim: int = 256,
         hidden_dims: Sequence[int] = (512, 512, 512),
@@ -149,15 +148,15 @@ def load_student(path: str, task: str | None = None) -> tuple[Student, dict]:
 
 
 def command_to_arm_and_fingers(env, command: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A (N, 23) hand_arm command as the task's arm delta in [-1, 1] and finger targets within the limits."""
-    arm, fingers = prior_data.arm_and_fingers("hand_arm", command, env.cfg.arm_rotation_limit)
+    """A hand_arm command (N, action_dim) as the task's arm command in [-1, 1] and finger targets within the limits."""
+    arm, fingers = env.prior_io.arm_and_fingers(VARIANT, command)
     low, high = env.finger_limits.unbind(-1)
     return arm, torch.clamp(fingers, low, high)
 
 
 def command_of(env, arm: torch.Tensor, fingers: torch.Tensor) -> torch.Tensor:
-    """The (N, 23) hand_arm command of an arm delta in [-1, 1] and finger targets (a teacher's executed step)."""
-    return prior_data.prior_action("hand_arm", torch.cat((arm, fingers), dim=-1), env.cfg.arm_rotation_limit)
+    """The hand_arm command (N, action_dim) of an arm command in [-1, 1] and finger targets (a teacher's step)."""
+    return env.prior_io.prior_action(VARIANT, torch.cat((arm, fingers), dim=-1))
 
 
 def train_student(
@@ -211,7 +210,7 @@ class StudentPlayer:
         env = self.env
         fresh = (env.episode_length_buf == 0).nonzero().squeeze(-1)
         self.sensor.reset(fresh.cpu())
-        command = self.student.act(self.sensor(), proprioception(env).cpu())[:, 0]
+        command = self.student.act(self.sensor(), env.proprioception().cpu())[:, 0]
         arm, fingers = command_to_arm_and_fingers(env, command.to(env.device))
         low, high = env.finger_limits.unbind(-1)
         return torch.cat((arm, 2.0 * (fingers - low) / (high - low) - 1.0), dim=-1)

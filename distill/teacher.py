@@ -1,7 +1,7 @@
 """The privileged-state teacher inside a distillation rollout, whatever its action space.
 
 The teacher runs in an environment of its own action space (its observations include its last action),
-but what is executed each step is a 23-number hand_arm command (`distill.student`): the teacher's own
+but what is executed each step is a hand_arm command (`distill.student`): the teacher's own
 command, converted, or the student's. `CommandOverride` puts that command between the policy and the
 task; the label of every step is the teacher's command in the same form.
 """
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from agents.ppo_runner import env_overrides, load_policy, read_checkpoint
+from agents.ppo_runner import CheckpointError, env_overrides, load_policy, read_checkpoint
 from distill.student import command_of, command_to_arm_and_fingers
-from isaac_tasks import make_agent_cfg, make_env
-
-TASK = "Leap-Grasp-v0"
+from isaac_tasks import make_agent_cfg, make_env, task_entry
 
 
 class CommandOverride:
@@ -36,23 +34,29 @@ class CommandOverride:
 
 
 def load_teacher(path: str, **env_settings):
-    """(environment in the teacher's action space with a `CommandOverride`, teacher policy, checkpoint infos)."""
-    info = read_checkpoint(path, task=TASK)["infos"]
-    env = make_env(TASK, **env_settings, **env_overrides(info))
+    """(environment of the teacher's task, in its action space with a `CommandOverride`; teacher policy;
+    checkpoint infos)."""
+    info = read_checkpoint(path)["infos"]
+    task = info.get("task")
+    if not task_entry(task).prior_io:  # the student's commands are the task's hand_arm prior actions
+        raise CheckpointError(
+            f"teacher {path} was trained on task '{task}', which has no flow-prior interface to distil"
+        )
+    env = make_env(task, **env_settings, **env_overrides(info))
     if getattr(env.action_space, "chunk_length", 1) > 1:
         raise ValueError(f"teacher {path}: action space '{info.get('action_space')}' chunks its actions; not supported")
-    _, policy = load_policy(env, TASK, path, make_agent_cfg(TASK))
+    _, policy = load_policy(env, task, path, make_agent_cfg(task))
     env.action_space = CommandOverride(env.action_space)
     return env, policy, info
 
 
 def teacher_command(env, teacher_actions: torch.Tensor) -> torch.Tensor:
-    """(N, 23) the hand_arm command the teacher's actions amount to in the current state."""
+    """The hand_arm command (N, action_dim) the teacher's actions amount to in the current state."""
     return command_of(env, *env.action_space.space(teacher_actions))
 
 
 def execute(env, command: torch.Tensor) -> None:
-    """Make the next `env.step` run this (N, 23) hand_arm command."""
+    """Make the next `env.step` run this hand_arm command (N, action_dim)."""
     env.action_space.command = command_to_arm_and_fingers(env, command)
 
 

@@ -12,8 +12,13 @@ class TaskEntry:
     env_class: str  # "module:Class"
     env_cfg_class: str
     agent_cfg: str  # "module:function" returning the rsl-rl runner config dict
-    scripted_policy: str = ""  # "module:function" of env returning the task's scripted demonstrator, if any
+    # "module:function" of (env, generator=None) returning the task's scripted demonstrator, if any: a policy
+    # (obs -> actions) with `reset(env_ids)`, `command()` (the demonstration-format action), `actions(command)`
+    # and a dataclass `cfg`
+    scripted_policy: str = ""
     scripted_env: tuple[tuple[str, object], ...] = ()  # the config settings the demonstrator acts in
+    demo_env: tuple[tuple[str, object], ...] = ()  # and those of demonstration episodes on top of them
+    prior_io: str = ""  # "module:Class" of the task's side of its flow priors (agents/prior_data.py PriorIO)
 
 
 TASKS: dict[str, TaskEntry] = {
@@ -23,6 +28,8 @@ TASKS: dict[str, TaskEntry] = {
         agent_cfg="isaac_tasks.leap_grasp.agents.rsl_rl_ppo_cfg:ppo_runner_cfg",
         scripted_policy="isaac_tasks.leap_grasp.scripted_grasp:scripted_policy",
         scripted_env=(("action_space", "abs_joint"),),
+        demo_env=(("terminate_on_success", True),),  # a demonstration ends where its grasp succeeds
+        prior_io="isaac_tasks.leap_grasp.prior:GraspPriorIO",
     ),
     "Orca-Cube-Rotate-v0": TaskEntry(
         env_class="isaac_tasks.orca_cube.orca_cube_env:OrcaCubeEnv",
@@ -56,6 +63,7 @@ def make_env_cfg(task: str, **overrides):
         if node is None or not hasattr(node, name):
             raise ValueError(f"task '{task}' has no setting '{key}'")
         setattr(node, name, value)
+    cfg.task_id = task
     cfg.validate()
     return cfg
 
@@ -72,3 +80,16 @@ def make_env(task: str, **overrides):
 
 def make_agent_cfg(task: str) -> dict:
     return load_entry_point(task_entry(task).agent_cfg)()
+
+
+def env_class(task: str) -> type:
+    """The task's environment class: its class attributes describe the task (action_spaces, demo_format, ...)."""
+    return load_entry_point(task_entry(task).env_class)
+
+
+def make_prior_io(task: str, **overrides):
+    """The task's side of its flow priors (agents/prior_data.py PriorIO) for its config with `overrides`."""
+    entry = task_entry(task)
+    if not entry.prior_io:
+        raise ValueError(f"task '{task}' has no flow priors")
+    return load_entry_point(entry.prior_io)(make_env_cfg(task, **overrides))

@@ -1,9 +1,15 @@
 """Base of every task: the rsl-rl `VecEnv` step loop, written once against the physics interface.
 
-A task subclass provides `_apply_action`, `_reward_terms`, `_get_dones`, `_reset_idx` and
-`_get_observations`; this class runs them in order each control step:
+A task subclass provides `_apply_action`, `_update_state`, `_get_dones`, `_reward_terms`, `_reset_idx` and
+`_get_observations`; this class runs them in Isaac Lab's order each control step:
 
-    action -> task (targets) -> physics (decimation substeps) -> rewards, dones -> resets -> observations
+    action -> task (targets) -> physics (decimation substeps) -> task state -> dones -> rewards -> resets
+    -> observations
+
+Reward terms come unweighted; each is weighted by the config's `rewards.<term name>`. Ended episodes are
+logged, their last observation kept in `extras["final_obs"]` (what an off-policy learner bootstraps a
+time-out from), and their environments reset: the base clears its own buffers (episode length, reward
+sums), the task samples the new episode.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ MAX_ENVS = 2**24
 
 @dataclass(kw_only=True)
 class BaseEnvCfg:
+    task_id: str = ""
+    """The task's registry id; set by `isaac_tasks.make_env_cfg`."""
     num_envs: int = 256
     seed: int = 0
     backend: str = "mujoco"
@@ -70,6 +78,8 @@ class BaseEnv(VecEnv):
     """Free-camera presets of videos by view name (front, side, top): lookat, distance, azimuth, elevation."""
     primary_metric: str = ""
     """The `Metrics/<name>` an evaluation ranks policies by (and sweeps robustness on)."""
+    action_spaces: dict[str, str] = {}
+    """The task's action spaces by name, "module:Class" (isaac_tasks/action_spaces.py); none: the task's own."""
     episode_splits: dict[str, tuple[str, ...]] = {}
     """Named partitions of episodes (grasp family, object) with their labels; `split_of` places episodes."""
 
@@ -93,9 +103,13 @@ class BaseEnv(VecEnv):
     def _apply_action(self, actions: torch.Tensor) -> None:
         """Turn policy actions into physics commands for the coming control step."""
 
+    def _update_state(self) -> None:
+        """Task bookkeeping of the new physics state (latched success, drops, counters), before dones and
+        rewards read it."""
+
     @abstractmethod
     def _reward_terms(self) -> dict[str, torch.Tensor]:
-        """Weighted reward terms (N,) by name; the reward is their sum."""
+        """Unweighted reward terms (N,) by name; the reward is their sum, each x `cfg.rewards.<name>`."""
 
     @abstractmethod
     def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -143,32 +157,45 @@ class BaseEnv(VecEnv):
         return self._get_observations()
 
     def reset(self) -> TensorDict:
-        self._reset_idx(torch.arange(self.num_envs, device=self.device))
+        self._reset_envs(torch.arange(self.num_envs, device=self.device))
         return self.get_observations()
+
+    def _reset_envs(self, env_ids: torch.Tensor) -> None:
+        self.episode_length_buf[env_ids] = 0
+        for sums in self._episode_sums.values():
+            sums[env_ids] = 0.0
+        self._reset_idx(env_ids)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
         self._apply_action(actions.to(self.device))
         diverged = self.physics.step(self.cfg.decimation).to(self.device)
         self.episode_length_buf += 1
+        self._update_state()
 
-        # A diverged environment ends its episode as a failure, without reward for the bad step.
-        terms = {name: torch.where(diverged, 0.0, value) for name, value in self._reward_terms().items()}
-        reward = torch.stack(list(terms.values())).sum(dim=0)
-        for name, value in terms.items():
-            self._episode_sums.setdefault(name, torch.zeros_like(value))
-            self._episode_sums[name] += value
         terminated, time_out = self._get_dones()
         terminated = (terminated | diverged) & ~time_out
         time_out = time_out & ~diverged
         dones = terminated | time_out
 
+        # A diverged environment ends its episode as a failure, without reward for the bad step.
+        weights = self.cfg.rewards
+        terms = {
+            name: torch.where(diverged, 0.0, getattr(weights, name) * value)
+            for name, value in self._reward_terms().items()
+        }
+        reward = torch.stack(list(terms.values())).sum(dim=0)
+        for name, value in terms.items():
+            self._episode_sums.setdefault(name, torch.zeros_like(value))
+            self._episode_sums[name] += value
+
         self.extras = {"time_outs": time_out, "log": {}}
         reset_ids = dones.nonzero(as_tuple=False).squeeze(-1)
         if len(reset_ids) > 0:
             self.diverged_resets += int(diverged.sum())
+            self.extras["final_obs"] = self._get_observations()  # the rows of reset_ids: their episodes' last
             self.extras["log"] = self._log_episodes(reset_ids)
             self.extras["log"]["Metrics/diverged_resets"] = float(diverged.sum())
-            self._reset_idx(reset_ids)
+            self._reset_envs(reset_ids)
         return self._get_observations(), reward, dones, self.extras
 
     def _log_episodes(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor | float]:
@@ -177,6 +204,5 @@ class BaseEnv(VecEnv):
         for name, sums in self._episode_sums.items():
             # Mean reward per second of episode, as Isaac Lab logs it.
             log[f"Episode_Reward/{name}"] = sums[env_ids] / episode_s.clamp_min(self.step_dt)
-            sums[env_ids] = 0.0
         log.update(self._episode_log(env_ids))
         return log

@@ -20,12 +20,12 @@ def grasp_env():
 @pytest.fixture(scope="session")
 def priors(tmp_path_factory):
     """Small untrained flow priors of both variants, by variant name (for mappings, not skill)."""
-    from agents import prior_data
     from agents.flow_matching import FlowPrior
+    from isaac_tasks import make_prior_io
 
     folder = tmp_path_factory.mktemp("priors")
     paths = {}
-    for variant, dims in prior_data.VARIANTS.items():
+    for variant, dims in make_prior_io("Leap-Grasp-v0").variants.items():
         model = FlowPrior(horizon=2, hidden_dims=(32, 32), **dims)
         generator = torch.Generator().manual_seed(0)
         cond = torch.randn(64, dims["cond_dim"], generator=generator)
@@ -40,7 +40,7 @@ def demos(tmp_path_factory):
     """A small real demonstration file written by tools/generate_demos.py."""
     folder = tmp_path_factory.mktemp("demos")
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "generate_demos.py"), "--num_demos", "8", "--num_envs", "8",
+        [sys.executable, os.path.join(ROOT, "tools", "generate_demos.py"), "--task", "Leap-Grasp-v0", "--num_demos", "8", "--num_envs", "8",
          "--out", str(folder / "d.hdf5")],
         cwd=folder, capture_output=True, text=True, timeout=600,
     )  # fmt: skip

@@ -32,10 +32,12 @@ def test_the_readme_table_lists_every_shipped_file():
 def test_shipped_priors_load_as_their_variant(path):
     from agents import prior_data
     from agents.flow_matching import FlowPrior
+    from isaac_tasks import make_prior_io
 
     prior, metadata = FlowPrior.load(path)
     variant = metadata["variant"]
-    prior_data.check_prior(path, prior.config, metadata, variant, "this test")
+    task = metadata["task"]
+    prior_data.check_prior(path, prior.config, metadata, task, make_prior_io(task), variant, "this test")
     assert f"prior_{variant}.pt" in os.path.basename(path)
 
 

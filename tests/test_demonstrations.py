@@ -12,15 +12,17 @@ import pytest
 import torch
 
 from agents import prior_data
-from agents.demonstrations import OBS_FIELDS, STATE_DIM, DemoFormatError, Episode, load_demos, write_demos
+from agents.demonstrations import DemoFormatError, Episode, demo_format, load_demos, write_demos
 from agents.flow_matching import FlowPrior, train_flow_prior
+from isaac_tasks import make_prior_io
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASK = "Leap-Grasp-v0"
+FORMAT = demo_format(TASK)
 
 
 def tool(*args, cwd, wait=True):
-    command = [sys.executable, os.path.join(ROOT, "tools", "generate_demos.py"), *args]
+    command = [sys.executable, os.path.join(ROOT, "tools", "generate_demos.py"), "--task", TASK, *args]
     if not wait:
         return subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
@@ -28,11 +30,11 @@ def tool(*args, cwd, wait=True):
 
 def episode(length=5, seed=0) -> Episode:
     rng = np.random.default_rng(seed)
-    obs = {key: rng.normal(size=(length, width)) for key, width in OBS_FIELDS.items()}
+    obs = {key: rng.normal(size=(length, width)) for key, width in FORMAT.obs.items()}
     return Episode(
         obs=obs,
         next_obs={key: np.concatenate((value[1:], rng.normal(size=(1, value.shape[1])))) for key, value in obs.items()},
-        states=rng.normal(size=(length, STATE_DIM)),
+        states=rng.normal(size=(length, FORMAT.state_dim)),
         actions=rng.normal(size=(length, 22)),
         rewards=rng.normal(size=length),
         dones=np.eye(length, dtype=np.int64)[-1],
@@ -61,7 +63,7 @@ def test_robomimic_layout_round_trip(tmp_path):
     loaded = load_demos(path, TASK)
     assert len(loaded) == len(episodes)
     for a, b in zip(episodes, loaded, strict=True):
-        for key in OBS_FIELDS:
+        for key in FORMAT.obs:
             np.testing.assert_allclose(b.obs[key], a.obs[key], rtol=1e-6)
             np.testing.assert_allclose(b.next_obs[key], a.next_obs[key], rtol=1e-6)
         for field in ("states", "actions", "rewards"):
@@ -218,19 +220,20 @@ def test_generate_load_train_push_round_trip(tmp_path):
     assert all(np.abs(e.actions[:, :6]).max() <= 1.0 for e in episodes)  # arm deltas within the task's limits
     for e in episodes:
         assert e.rewards.shape == (len(e),) and e.dones.tolist() == [0] * (len(e) - 1) + [1]
-        for key in OBS_FIELDS:
+        for key in FORMAT.obs:
             np.testing.assert_array_equal(e.next_obs[key][:-1], e.obs[key][1:])
         # the last next_obs is the terminal observation, one step on, not the reset state (fingers open, arm home)
         assert np.abs(e.next_obs["joint_pos"][-1] - e.obs["joint_pos"][-1]).max() < 0.1
-    for variant, spec in prior_data.VARIANTS.items():
-        cond, actions = prior_data.dataset(variant, episodes, rotation_limit=0.1)
+    io = make_prior_io(TASK)
+    for variant, spec in io.variants.items():
+        cond, actions = prior_data.dataset(io, variant, episodes)
         assert cond.shape[1] == spec["cond_dim"] and actions.shape[1:] == (2, spec["action_dim"])
         assert len(cond) == sum(len(e) - 1 for e in episodes)
         if variant == "hand_arm":  # object pose, geometry, joint positions, joint velocities
             e = episodes[0]
             np.testing.assert_allclose(cond[: len(e) - 1, 7:15].numpy(), e.obs["object_geometry"][:-1])
             np.testing.assert_allclose(cond[: len(e) - 1, 15:38].numpy(), e.obs["joint_pos"][:-1])
-        chunks = prior_data.dataset(variant, episodes, 0.1, horizon=3)[1]
+        chunks = prior_data.dataset(io, variant, episodes, horizon=3)[1]
         assert chunks.shape == (sum(len(e) - 2 for e in episodes), 3, spec["action_dim"])
         torch.testing.assert_close(chunks[:, :2], actions[_windows(episodes, 3)])
         model = FlowPrior(horizon=2, hidden_dims=(64, 64), **spec)
@@ -340,7 +343,7 @@ def test_prior_alone_replans_every_horizon_steps_and_executes_its_chunks():
     from isaac_tasks import make_env
 
     env = make_env(TASK, num_envs=3, num_threads=1, action_space="abs_joint", episode_length_s=0.35)  # 7 steps
-    model = FlowPrior(horizon=3, hidden_dims=(16,), **prior_data.VARIANTS["hand_arm"])
+    model = FlowPrior(horizon=3, hidden_dims=(16,), **env.prior_io.variants["hand_arm"])
     sampled, sample = [], model.sample
 
     def counting_sample(cond, generator=None):
@@ -358,7 +361,7 @@ def test_prior_alone_replans_every_horizon_steps_and_executes_its_chunks():
             if len(sampled) > calls:
                 planned_at.append(step)
             chunk = sampled[-1]
-            arm, fingers = prior_data.arm_and_fingers("hand_arm", chunk[:, (step % 7) % 3], env.cfg.arm_rotation_limit)
+            arm, fingers = env.prior_io.arm_and_fingers("hand_arm", chunk[:, (step % 7) % 3])
             torch.testing.assert_close(action[:, :6], arm)  # the chunk's actions, one after the other
             env.step(action)
     assert planned_at == [0, 3, 6, 7, 10, 13] and policy.plans == 6  # each episode: steps 0, 3, 6

@@ -7,7 +7,6 @@ import sys
 import pytest
 import torch
 
-from agents import prior_data
 from isaac_tasks import make_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,10 +45,10 @@ def test_zero_latent_and_residual_execute_the_deterministic_push(priors, space, 
     space_ = env.action_space
     assert space_.num_steps == (prior_num_steps or space_.prior.num_steps)
     arm, fingers = space_(torch.zeros(env.num_envs, env.num_actions))
-    cond = prior_data.env_condition(space_.variant, env)
+    cond = env.prior_io.env_condition(space_.variant, env)
     a0 = torch.zeros(env.num_envs, 2, space_.action_dim)
     pushed = space_.prior.push(cond, a0, prior_num_steps or None)[:, 0]
-    prior_arm, prior_fingers = prior_data.arm_and_fingers(space_.variant, pushed, env.cfg.arm_rotation_limit)
+    prior_arm, prior_fingers = env.prior_io.arm_and_fingers(space_.variant, pushed)
     low, high = env.finger_limits.unbind(-1)
     torch.testing.assert_close(fingers, torch.clamp(prior_fingers, low, high))
     torch.testing.assert_close(arm, torch.zeros_like(arm) if prior_arm is None else prior_arm)
@@ -182,8 +181,9 @@ def test_pca_reconstructs_its_demonstrations_and_drives_the_hand(demos, trains_w
 def small_prior(path, variant, horizon=2, cond_dim=None):
     """An untrained prior saved at `path` (cond_dim overrides today's condition width, e.g. an old prior's)."""
     from agents.flow_matching import FlowPrior
+    from isaac_tasks import make_prior_io
 
-    dims = {**prior_data.VARIANTS[variant], **({"cond_dim": cond_dim} if cond_dim else {})}
+    dims = {**make_prior_io("Leap-Grasp-v0").variants[variant], **({"cond_dim": cond_dim} if cond_dim else {})}
     FlowPrior(horizon=horizon, hidden_dims=(16,), **dims).save(str(path), {"task": "Leap-Grasp-v0", "variant": variant})
     return str(path)
 
@@ -196,16 +196,17 @@ def test_hand_arm_condition_tells_objects_apart(priors):
     for i, obj in enumerate(env.objects[: env.num_envs]):  # environment i holds object i
         assert geometry[i, :3].tolist() == pytest.approx(list(obj.size))
         assert geometry[i, 3:].sum() == 1 and geometry[i, 3:].argmax() == env.object_properties[i, 4]
-    cond = prior_data.env_condition("hand_arm", env)
-    assert cond.shape == (env.num_envs, prior_data.VARIANTS["hand_arm"]["cond_dim"]) == (env.num_envs, 61)
+    io = env.prior_io
+    cond = io.env_condition("hand_arm", env)
+    assert cond.shape == (env.num_envs, io.variants["hand_arm"]["cond_dim"]) == (env.num_envs, 61)
     torch.testing.assert_close(cond[:, 7:15], geometry)
     # the same robot state and object pose with two different objects: two different conditions
     same = lambda x: x[:1].expand(2, -1)  # noqa: E731
     pose = torch.cat((s.body_pos[:, 0], s.body_quat[:, 0]), -1)
-    two = prior_data.condition("hand_arm", same(s.joint_pos), same(s.joint_vel), same(pose), geometry[:2])
+    two = io.condition("hand_arm", same(s.joint_pos), same(s.joint_vel), same(pose), geometry[:2])
     assert not torch.equal(two[0], two[1]) and torch.equal(two[0, 15:], two[1, 15:])
     # the paper's hand prior sees the finger joints only
-    torch.testing.assert_close(prior_data.env_condition("hand", env), s.joint_pos[:, 7:])
+    torch.testing.assert_close(io.env_condition("hand", env), s.joint_pos[:, 7:])
 
 
 def test_a_prior_with_the_old_condition_is_refused_in_one_line(tmp_path):

@@ -6,7 +6,7 @@ import torch
 
 from isaac_tasks import make_env, make_env_cfg
 from isaac_tasks.leap_grasp import rewards
-from isaac_tasks.leap_grasp.action_spaces import action_space_class
+from isaac_tasks.action_spaces import action_space_class
 
 
 def test_reset_distributions_within_ranges(grasp_env):
@@ -55,21 +55,27 @@ def _force_state(env, height, grasped):
     s.joint_pos[:, :7] = torch.tensor(env.cfg.arm_home_pose)
 
 
+def _update(env) -> dict:
+    """The task's state update and reward terms of the forced state, as a step runs them."""
+    env._update_state()
+    return env._reward_terms()
+
+
 def test_success_for_a_held_lift_and_not_for_a_drop(grasp_env):
     env = grasp_env
     env.reset()
     hold = env.cfg.success_hold_steps
     for _ in range(hold - 1):
         _force_state(env, 0.22, True)
-        env._reward_terms()
+        _update(env)
     assert not env.success.any()
     _force_state(env, 0.22, True)
-    terms = env._reward_terms()
+    terms = _update(env)
     assert env.success.all() and (terms["success"] > 0).all()
     # the episode goes on, the success stays latched and its bonus is paid once
     assert not env._get_dones()[0].any()
     _force_state(env, 0.02, False)
-    terms = env._reward_terms()
+    terms = _update(env)
     assert env.success.all() and (terms["success"] == 0).all()
     env.cfg.terminate_on_success = True  # as the demonstration tools set it: the success ends the episode
     try:
@@ -80,10 +86,10 @@ def test_success_for_a_held_lift_and_not_for_a_drop(grasp_env):
     env.reset()
     for height, grasped in [(0.22, True)] * (hold - 2) + [(0.22, False), (0.02, False)] + [(0.22, True)] * 2:
         _force_state(env, height, grasped)
-        env._reward_terms()
+        _update(env)
     assert not env.success.any()  # dropped before holding long enough
     _force_state(env, 0.22, True)
-    env._reward_terms()
+    _update(env)
     assert not env.success.any()
 
 
@@ -93,14 +99,14 @@ def test_infeasible_arm_pose_is_no_success(grasp_env):
     for _ in range(env.cfg.success_hold_steps + 1):
         _force_state(env, 0.3, True)
         env.physics.state.joint_pos[:, 3] = env.arm_limits[3, 1]  # elbow at its limit
-        env._reward_terms()
+        _update(env)
     assert not env.success.any()
 
 
 def test_action_spaces_give_valid_finger_targets(grasp_env):
     env = grasp_env
     for name in ("abs_joint", "rel_joint"):
-        space = action_space_class(name)(env)
+        space = action_space_class(env.action_spaces, name)(env)
         assert space.num_actions == 22, name
         arm, fingers = space(10 * torch.randn(env.num_envs, space.num_actions))
         assert arm.abs().max() <= 1.0

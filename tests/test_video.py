@@ -196,20 +196,20 @@ def test_bad_video_flags_of_the_prior_tools_fail_before_any_work(
 ):
     monkeypatch.chdir(tmp_path)
     if tool == "generate_demos":
-        module = tool_main(tool, "make_env")
-        argv = [f"{tool}.py", "--out", str(tmp_path / "d.hdf5"), *args]
+        module = tool_main(tool, "generate_demos", "film_demonstrator")
+        argv = [f"{tool}.py", "--task", "Leap-Grasp-v0", "--out", str(tmp_path / "d.hdf5"), *args]
     else:
-        module = tool_main(tool, "load_demos", "make_env")
+        module = tool_main(tool, "demo_task", "train_prior")
         argv = [f"{tool}.py", "--demos", __file__, "--log_root", str(tmp_path / "logs"), *args]
     assert message in run_tool_main(module, argv, monkeypatch, capsys)
     assert os.listdir(tmp_path) == []  # no shards, logs or run folder
 
 
-def test_train_prior_refuses_to_resume_a_prior_with_the_old_condition(tool_main, monkeypatch, capsys, tmp_path):
+def test_train_prior_refuses_to_resume_a_prior_with_the_old_condition(tool_main, monkeypatch, capsys, tmp_path, demos):
     from agents.flow_matching import FlowPrior
 
     old = str(tmp_path / "prior_100.pt")
     FlowPrior(23, 53, hidden_dims=(8,)).save(old, {"task": "Leap-Grasp-v0", "variant": "hand_arm", "step": 100})
-    module = tool_main("train_prior", "load_demos", "make_env")
-    stderr = run_tool_main(module, ["train_prior.py", "--demos", __file__, "--resume", old], monkeypatch, capsys)
+    module = tool_main("train_prior", "train_prior")
+    stderr = run_tool_main(module, ["train_prior.py", "--demos", demos, "--resume", old], monkeypatch, capsys)
     assert old in stderr and "'cond_dim': 53" in stderr and "'cond_dim': 61" in stderr and "retrain" in stderr

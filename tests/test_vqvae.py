@@ -17,9 +17,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def vqvae(demos, tmp_path_factory):
     """(trained model, its checkpoint path, its final reconstruction errors)."""
-    previous, targets = demo_pairs(demos)
+    previous, targets = demo_pairs(demos, "Leap-Grasp-v0", 16)
     torch.manual_seed(0)
-    model = FingerVQVAE(num_codes=16, hidden_dim=64)
+    model = FingerVQVAE(16, num_codes=16, hidden_dim=64)
     errors = train_vqvae(model, previous, targets, num_steps=400, batch_size=128, restart_interval=50,
                          generator=torch.Generator().manual_seed(0))  # fmt: skip
     path = str(tmp_path_factory.mktemp("vqvae") / "vqvae.pt")
@@ -29,7 +29,7 @@ def vqvae(demos, tmp_path_factory):
 
 def test_vqvae_trains_and_decodes_the_demonstrations(demos, vqvae):
     model, _, errors = vqvae
-    previous, targets = demo_pairs(demos)
+    previous, targets = demo_pairs(demos, "Leap-Grasp-v0", 16)
     assert sum(errors[-20:]) < 0.5 * sum(errors[:20])
     with torch.no_grad():
         codes = model.quantize(model.encode(previous, targets))

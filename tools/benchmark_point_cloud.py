@@ -19,7 +19,7 @@ import cli
 import torch
 
 from distill.point_cloud import PointCloudSensor
-from distill.student import ObservationNoiseCfg, Student, proprioception
+from distill.student import ObservationNoiseCfg, Student, student_sizes
 from distill.teacher import execute, load_teacher, teacher_command
 
 
@@ -37,7 +37,7 @@ def measure(args, num_envs: int) -> dict:
     env, teacher, _ = load_teacher(args.teacher, num_envs=num_envs, num_threads=args.num_threads)
     generator = torch.Generator().manual_seed(0)
     sensor = PointCloudSensor(env.physics, cfg, generator)
-    student = Student().eval()
+    student = Student(**student_sizes(env)).eval()
     noise = ObservationNoiseCfg()
     offsets = (torch.zeros(num_envs, 3), torch.zeros(num_envs, student.config["proprio_dim"]))
     obs = env.reset()
@@ -45,7 +45,7 @@ def measure(args, num_envs: int) -> dict:
 
     def dagger_step():
         cloud = sensor()
-        own = proprioception(env)
+        own = env.proprioception()
         actions = teacher(state["obs"])
         label = teacher_command(env, actions)
         student_command = student.act(*student.perturb(cloud, own, noise, *offsets, generator=generator))[:, 0]

@@ -327,12 +327,6 @@ def new_run_folder(path: str, checkpoints: str) -> Iterator[None]:
         raise
 
 
-def remove_stale_temporaries(folder: str) -> None:
-    """Remove the temporaries of checkpoint writes cut short by a kill (agents.ppo_runner.save_atomically)."""
-    for stale in glob.glob(os.path.join(folder, ".tmp_*.pt")):
-        os.remove(stale)
-
-
 def run_main(main: Callable[[], None]) -> None:
     """Run a tool, turning expected failures (bad values, files, folders, memory) into one line on stderr and
     exit status 2; any other exception is a bug and keeps its traceback."""

@@ -34,8 +34,8 @@ from agents import prior_data  # noqa: E402
 from agents.demonstrations import load_demos  # noqa: E402
 from agents.flow_matching import FlowPrior  # noqa: E402
 from agents.vqvae import FingerVQVAE  # noqa: E402
-from isaac_tasks import make_agent_cfg  # noqa: E402
-from isaac_tasks.leap_grasp.action_spaces import ACTION_SPACES, action_space_class  # noqa: E402
+from isaac_tasks import env_class, make_agent_cfg, make_prior_io  # noqa: E402
+from isaac_tasks.action_spaces import action_space_class  # noqa: E402
 
 TASK = "Leap-Grasp-v0"
 TOOLS = os.path.dirname(os.path.abspath(__file__))
@@ -48,7 +48,7 @@ def check_input(key: str, path: str) -> None:
     if key.startswith("prior_"):
         variant = key.removeprefix("prior_")
         model, metadata = FlowPrior.load(path)
-        prior_data.check_prior(path, model.config, metadata, variant, f"--{key}")
+        prior_data.check_prior(path, model.config, metadata, TASK, make_prior_io(TASK), variant, f"--{key}")
     elif key == "demos":
         load_demos(path, TASK)
     else:
@@ -78,7 +78,7 @@ def train_and_evaluate(args, method: str, seed: int, grasp: str) -> dict:
     if os.path.isfile(result_path):
         with open(result_path) as f:
             return json.load(f)
-    chunk = getattr(action_space_class(method), "chunk_length", 1)
+    chunk = getattr(action_space_class(env_class(TASK).action_spaces, method), "chunk_length", 1)
     if chunk > 1 and "prior_hand" in needs(method):  # a flow-prior chunk is as long as the prior's horizon
         from agents.flow_matching import FlowPrior
 
@@ -199,7 +199,9 @@ def write_report(out: str, table: dict, args) -> None:
 
 def main() -> None:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", nargs="+", required=True, help=f"action spaces: {', '.join(ACTION_SPACES)}")
+    parser.add_argument(
+        "--methods", nargs="+", required=True, help=f"action spaces: {', '.join(env_class(TASK).action_spaces)}"
+    )
     parser.add_argument("--seeds", nargs="+", type=cli.non_negative_int, default=[0, 1, 2])
     parser.add_argument("--env_steps", type=cli.positive_int, required=True, help="control steps per run")
     parser.add_argument("--num_envs", type=cli.positive_int, default=256)
@@ -218,8 +220,8 @@ def main() -> None:
     parser.add_argument("--out", type=cli.output_folder, required=True, help="report folder (runs resume from it)")
     args = parser.parse_args()
     for method in args.methods:
-        if method not in ACTION_SPACES:
-            raise ValueError(f"unknown method '{method}'; available: {', '.join(ACTION_SPACES)}")
+        if method not in env_class(TASK).action_spaces:
+            raise ValueError(f"unknown method '{method}'; available: {', '.join(env_class(TASK).action_spaces)}")
         for key in needs(method):
             if not getattr(args, key):
                 raise ValueError(f"method '{method}' needs --{key}")

@@ -45,7 +45,17 @@ def job_commands(work: str) -> dict[str, tuple[list[str], Callable[[], list[str]
     distill_dir = os.path.join(work, "distill")
     train = ["train.py", "--task", "Leap-Grasp-v0", "--num_envs", "16", "--max_iterations", str(TRAIN_ITERATIONS)]
     train += ["--save_interval", "2", "--log_root", train_root]
-    demos = ["generate_demos.py", "--num_demos", "24", "--num_envs", "8", "--out", os.path.join(work, "demos.hdf5")]
+    demos = [
+        "generate_demos.py",
+        "--task",
+        "Leap-Grasp-v0",
+        "--num_demos",
+        "24",
+        "--num_envs",
+        "8",
+        "--out",
+        os.path.join(work, "demos.hdf5"),
+    ]
     collect = ["collect_distill.py", "--teacher", TEACHER, "--num_demos", "12", "--num_envs", "8", "--max_rounds", "4"]
     collect += ["--num_points", "256", "--out", os.path.join(work, "collect")]
     distill = ["distill.py", "--teacher", TEACHER, "--num_envs", "8", "--iterations", "6", "--steps_per_iteration"]

@@ -19,7 +19,9 @@ import cli
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from agents.vqvae import TASK, FingerVQVAE, demo_pairs, train_vqvae
+from agents.demonstrations import demo_task
+from agents.vqvae import FingerVQVAE, demo_pairs, train_vqvae
+from isaac_tasks import env_class
 
 
 def main() -> None:
@@ -38,17 +40,19 @@ def main() -> None:
     log_dir = cli.output_path(
         os.path.join(args.log_root, datetime.now().strftime("%Y-%m-%d_%H-%M-%S")), "--log_root", folder=True
     )
-    previous, targets = demo_pairs(args.demos)
+    task = demo_task(args.demos)
+    num_fingers = env_class(task).num_finger_joints
+    previous, targets = demo_pairs(args.demos, task, num_fingers)
     torch.manual_seed(args.seed)
-    model = FingerVQVAE(code_dim=args.code_dim, num_codes=args.num_codes)
+    model = FingerVQVAE(num_fingers, code_dim=args.code_dim, num_codes=args.num_codes)
     with cli.staged_folder(log_dir) as staging, SummaryWriter(staging) as writer:  # the run folder appears complete
-        results = train(args, model, previous, targets, staging, writer)
+        results = train(args, task, model, previous, targets, staging, writer)
     print(f"reconstruction RMSE {results['rmse_rad']:.4f} rad (holding the previous pose: "
           f"{results['hold_previous_rmse_rad']:.4f}); {results['codes_used']}/{args.num_codes} codes used")  # fmt: skip
     print(f"Done: {os.path.join(log_dir, 'vqvae.pt')}")
 
 
-def train(args, model, previous, targets, log_dir, writer) -> dict:
+def train(args, task, model, previous, targets, log_dir, writer) -> dict:
     """Fit `model`, save it and its params in `log_dir`; returns its reconstruction figures."""
     print(f"Training the VQ-VAE on {len(previous)} step pairs")
 
@@ -67,7 +71,7 @@ def train(args, model, previous, targets, log_dir, writer) -> dict:
     codes_used = torch.cdist(model.encode(previous, targets).detach().flatten(0, 1), model.codebook).argmin(-1)
     results = {"rmse_rad": rmse, "hold_previous_rmse_rad": hold_rmse, "codes_used": len(codes_used.unique())}
     path = os.path.join(log_dir, "vqvae.pt")
-    model.save(path, {"task": TASK, "demos": os.path.abspath(args.demos), "step": args.num_steps})
+    model.save(path, {"task": task, "demos": os.path.abspath(args.demos), "step": args.num_steps})
     with open(os.path.join(log_dir, "params.json"), "w") as f:
         json.dump({**vars(args), "model": model.config, "num_pairs": len(previous), **results}, f, indent=2)
     return results

@@ -14,12 +14,15 @@ from tensordict import TensorDict
 
 from assets.franka_leap import ROBOT_JOINT_NAMES
 from assets.leap_hand import LEAP_FINGERTIP_BODIES, LEAP_FINGERTIP_SITES, LEAP_PALM_BODY, leap_hand_links
-from assets.objects import GRASP_TYPES, object_set
+from agents.demonstrations import DemoFormat
+from assets.objects import GEOMETRY_DIM, GRASP_TYPES, SHAPES, object_set
+from isaac_tasks.action_spaces import action_space_class
 from isaac_tasks.base_env import BaseEnv
 from isaac_tasks.leap_grasp import rewards
-from isaac_tasks.leap_grasp.action_spaces import NUM_ARM_ACTIONS, action_space_class
+from isaac_tasks.leap_grasp.action_spaces import ACTION_SPACES
 from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
 from isaac_tasks.leap_grasp.penetration import grasp_penetration
+from isaac_tasks.leap_grasp.prior import GraspPriorIO
 from isaac_tasks.leap_grasp.scene import OBJECT_BODY, VIDEO_CAMERAS, grasp_scene
 from isaac_tasks.math import quat_from_yaw
 from isaac_tasks.physics import make_backend
@@ -28,18 +31,35 @@ from isaac_tasks.self_overlap import INFEASIBLE_OVERLAP, SelfOverlap
 
 NUM_ARM_JOINTS = 7
 PALM_SITE = "palm"
-_SHAPE_CODES = {"box": 0, "cylinder": 1, "capsule": 2, "sphere": 3, "ellipsoid": 4}
-OBJECT_GEOMETRY_DIM = 3 + len(_SHAPE_CODES)  # MuJoCo primitive half-sizes, one-hot shape
 
 
 class LeapGraspEnv(BaseEnv):
     cfg: LeapGraspEnvCfg
     video_cameras = VIDEO_CAMERAS
     primary_metric = "success_rate"
+    action_spaces = ACTION_SPACES
+    num_arm_actions = 6  # delta end-effector pose: translation, axis-angle rotation, in units of the step limits
+    num_finger_joints = 16
+    demo_format = DemoFormat(
+        obs={
+            "joint_pos": 23,  # 7 arm + 16 finger joint positions (rad)
+            "joint_vel": 23,
+            "joint_targets": 23,  # the position targets sent to the servos this step (arm from IK)
+            "palm_pos": 3,
+            "palm_quat": 4,  # (w, x, y, z)
+            "object_pos": 3,
+            "object_quat": 4,
+            "fingertip_contact": 4,  # index, middle, ring, thumb touching the object
+            "object_geometry": GEOMETRY_DIM,  # `object_geometry`, constant over an episode
+        },
+        num_actions=6 + 16,  # arm delta pose in [-1, 1] (x the per-step limits), absolute finger targets (rad)
+        state_dim=23 + 23 + 3 + 4 + 3 + 3,  # `privileged_state`
+        families=GRASP_TYPES,
+    )
 
     def __init__(self, cfg: LeapGraspEnvCfg):
         cfg.validate()
-        space_class = action_space_class(cfg.action_space)
+        space_class = action_space_class(ACTION_SPACES, cfg.action_space)
         self.objects = object_set(cfg.object_seed, cfg.grasp_type)
         self.episode_splits = {"family": GRASP_TYPES, "object": tuple(o.name for o in self.objects)}
         variant_of_env = np.arange(cfg.num_envs) % len(self.objects)
@@ -62,13 +82,14 @@ class LeapGraspEnv(BaseEnv):
         self.object_index = index
         self.object_rest_height = torch.tensor([o.rest_height for o in self.objects], device=device)[index]
         self.object_is_power = torch.tensor([o.grasp_type == "power" for o in self.objects], device=device)[index]
-        properties = [[o.mass, *o.size, _SHAPE_CODES[o.shape]] for o in self.objects]
+        properties = [[o.mass, *o.size, SHAPES.index(o.shape)] for o in self.objects]
         self.object_properties = torch.tensor(properties, dtype=torch.float32, device=device)[index]
 
         limits = physics.joint_limits.to(device)
         self.arm_limits, self.finger_limits = limits[:NUM_ARM_JOINTS], limits[NUM_ARM_JOINTS:]
         self._ik_regularizer = cfg.ik_damping**2 * torch.eye(6, device=device)  # damped least squares
         self._arm_home = torch.tensor(cfg.arm_home_pose, device=device)
+        self.prior_io = GraspPriorIO(cfg)  # what flow priors see and predict in this task
         self.action_space = space_class(self)
         self.num_actions = self.action_space.num_actions
 
@@ -87,10 +108,10 @@ class LeapGraspEnv(BaseEnv):
 
     @property
     def object_geometry(self) -> torch.Tensor:
-        """(N, OBJECT_GEOMETRY_DIM) what a teleoperator sees of each environment's object: its 3 MuJoCo
+        """(N, GEOMETRY_DIM of assets/objects.py) what a teleoperator sees of each environment's object: its 3 MuJoCo
         primitive half-sizes (as `object_properties[:, 1:4]`; unused ones 0) and a one-hot of its shape
-        (box, cylinder, capsule, sphere, ellipsoid, the order of `_SHAPE_CODES`)."""
-        shape = torch.nn.functional.one_hot(self.object_properties[:, 4].long(), len(_SHAPE_CODES))
+        (box, cylinder, capsule, sphere, ellipsoid, the order of `SHAPES`)."""
+        shape = torch.nn.functional.one_hot(self.object_properties[:, 4].long(), len(SHAPES))
         return torch.cat((self.object_properties[:, 1:4], shape.to(self.object_properties.dtype)), dim=-1)
 
     # --- action -------------------------------------------------------------------------------
@@ -112,7 +133,7 @@ class LeapGraspEnv(BaseEnv):
         delta = torch.cat(
             (
                 arm_command[:, :3] * cfg.arm_translation_limit,
-                arm_command[:, 3:NUM_ARM_ACTIONS] * cfg.arm_rotation_limit,
+                arm_command[:, 3:] * cfg.arm_rotation_limit,
             ),
             dim=-1,
         )
@@ -146,34 +167,36 @@ class LeapGraspEnv(BaseEnv):
             "feasible": feasible,
         }
 
-    def _reward_terms(self) -> dict[str, torch.Tensor]:
-        cfg, w, s = self.cfg, self.cfg.rewards, self.physics.state
-        t = self._task_state()
+    def _update_state(self) -> None:
+        cfg, s = self.cfg, self.physics.state
+        self._state = t = self._task_state()
         holding = (t["height"] >= cfg.success_height) & t["held"] & t["feasible"]
         self.hold_steps.copy_(torch.where(holding, self.hold_steps + 1, torch.zeros_like(self.hold_steps)))
-        succeeded = (self.hold_steps >= cfg.success_hold_steps) & ~self.success  # this step, once per episode
-        self.success |= succeeded
-        self._object_pos = t["object_pos"]
-        terms = {
-            "palm_proximity": w.palm_proximity * rewards.palm_proximity(s.site_pos[:, 0], t["object_pos"]),
-            "fingertip_proximity": w.fingertip_proximity
-            * rewards.fingertip_proximity(s.site_pos[:, 1:], t["object_pos"]),
-            "grasp_contact": w.grasp_contact * rewards.grasp_contact(t["thumb"], t["opposing"]),
-            "lift": w.lift * rewards.lift(t["height"], t["held"], cfg.target_lift_height),
-            "target_tracking": w.target_tracking * rewards.target_tracking(t["object_pos"], self.target_pos, t["held"]),
-            "success": w.success * succeeded.float(),
-            "excessive_lift": w.excessive_lift * rewards.excessive_lift(t["height"], cfg.max_lift_height),
-            "joint_limit": w.joint_limit
-            * rewards.joint_limit(s.joint_pos, self.physics.joint_limits, cfg.soft_joint_limit_fraction),
-        }
+        self._succeeded = (self.hold_steps >= cfg.success_hold_steps) & ~self.success  # this step, once per episode
+        self.success |= self._succeeded
+        self._overlap_depth = None
         if self.overlap is not None:
-            depth = self.overlap.depth(s.body_pos[:, 1:], s.body_quat[:, 1:])
-            self.infeasible |= depth > INFEASIBLE_OVERLAP
-            terms["finger_overlap"] = w.finger_overlap * depth
+            self._overlap_depth = self.overlap.depth(s.body_pos[:, 1:], s.body_quat[:, 1:])
+            self.infeasible |= self._overlap_depth > INFEASIBLE_OVERLAP
+
+    def _reward_terms(self) -> dict[str, torch.Tensor]:
+        cfg, s, t = self.cfg, self.physics.state, self._state
+        terms = {
+            "palm_proximity": rewards.palm_proximity(s.site_pos[:, 0], t["object_pos"]),
+            "fingertip_proximity": rewards.fingertip_proximity(s.site_pos[:, 1:], t["object_pos"]),
+            "grasp_contact": rewards.grasp_contact(t["thumb"], t["opposing"]),
+            "lift": rewards.lift(t["height"], t["held"], cfg.target_lift_height),
+            "target_tracking": rewards.target_tracking(t["object_pos"], self.target_pos, t["held"]),
+            "success": self._succeeded.float(),
+            "excessive_lift": rewards.excessive_lift(t["height"], cfg.max_lift_height),
+            "joint_limit": rewards.joint_limit(s.joint_pos, self.physics.joint_limits, cfg.soft_joint_limit_fraction),
+        }
+        if self._overlap_depth is not None:
+            terms["finger_overlap"] = self._overlap_depth
         return terms
 
     def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
-        fell = self._object_pos[:, 2] < self.cfg.fall_height
+        fell = self._state["object_pos"][:, 2] < self.cfg.fall_height
         time_out = self.episode_length_buf >= self.max_episode_length
         return (self.success & self.cfg.terminate_on_success) | fell, time_out
 
@@ -195,6 +218,36 @@ class LeapGraspEnv(BaseEnv):
 
     def state_measures(self):
         return grasp_penetration(self)
+
+    # --- what demonstrations, priors and students read ----------------------------------------
+    def demo_observation(self) -> dict[str, torch.Tensor]:
+        """The fields of `demo_format.obs` for every environment, (N, d) each."""
+        s = self.physics.state
+        return {
+            "joint_pos": s.joint_pos,
+            "joint_vel": s.joint_vel,
+            "joint_targets": self.joint_targets.clone(),
+            "palm_pos": s.site_pos[:, 0],
+            "palm_quat": s.site_quat[:, 0],
+            "object_pos": s.body_pos[:, 0],
+            "object_quat": s.body_quat[:, 0],
+            "fingertip_contact": s.in_contact[:, :4].float(),
+            "object_geometry": self.object_geometry,
+        }
+
+    def privileged_state(self) -> torch.Tensor:
+        """(N, demo_format.state_dim): joint positions and velocities, object position, orientation and velocities."""
+        s = self.physics.state
+        return torch.cat(
+            (s.joint_pos, s.joint_vel, s.body_pos[:, 0], s.body_quat[:, 0], s.body_lin_vel[:, 0], s.body_ang_vel[:, 0]),
+            dim=-1,
+        )
+
+    def proprioception(self) -> torch.Tensor:
+        """(N, 76) what the robot knows about itself (no object state): joint positions, velocities and targets,
+        palm position and orientation; a point-cloud student's own observation."""
+        s = self.physics.state
+        return torch.cat((s.joint_pos, s.joint_vel, self.joint_targets, s.site_pos[:, 0], s.site_quat[:, 0]), dim=-1)
 
     # --- reset --------------------------------------------------------------------------------
     def _reset_idx(self, env_ids: torch.Tensor) -> None:
@@ -231,7 +284,6 @@ class LeapGraspEnv(BaseEnv):
         self.hold_steps[env_ids] = 0
         self.success[env_ids] = False
         self.infeasible[env_ids] = False
-        self.episode_length_buf[env_ids] = 0
         self.disturbance_timer[env_ids] = self._disturbance_interval(n)
         self.action_space.reset(env_ids)
 

@@ -603,6 +603,8 @@ def _wrap_half_turn(angle: torch.Tensor) -> torch.Tensor:
     return torch.remainder(angle + 0.5 * torch.pi, torch.pi) - 0.5 * torch.pi
 
 
-def scripted_policy(env) -> ScriptedGrasp:
-    """The demonstrator with its default settings, seeded by the environment's seed (for evaluations)."""
-    return ScriptedGrasp(env, ScriptedGraspCfg(), torch.Generator(device=env.device).manual_seed(env.cfg.seed))
+def scripted_policy(env, generator: torch.Generator | None = None) -> ScriptedGrasp:
+    """The demonstrator with its default settings, drawing from `generator` (default: one seeded by the
+    environment's seed)."""
+    generator = generator or torch.Generator(device=env.device).manual_seed(env.cfg.seed)
+    return ScriptedGrasp(env, ScriptedGraspCfg(), generator)

@@ -111,6 +111,10 @@ class OrcaCubeEnv(BaseEnv):
                 f"expected actions of shape {(self.num_envs, self.num_actions)}, got {tuple(actions.shape)}"
             )
         alpha = self.cfg.action_ema_alpha
+        s = self.physics.state  # the state this control step starts from
+        self.previous_cube_quat.copy_(s.body_quat[:, 0])
+        self.previous_cube_ang_vel.copy_(s.body_ang_vel[:, 0])
+        self.previous_joint_vel.copy_(s.joint_vel)
         self.previous_actions.copy_(self.actions)
         self.actions.copy_(actions.clamp(-1.0, 1.0))
         low, high = self.joint_limits.unbind(-1)
@@ -145,34 +149,31 @@ class OrcaCubeEnv(BaseEnv):
         self.command_timer[env_ids] = torch.round(hold / self.step_dt).long()
 
     # --- rewards, dones, metrics --------------------------------------------------------------
-    def _reward_terms(self) -> dict[str, torch.Tensor]:
-        w, s = self.cfg.rewards, self.physics.state
-        cube_pos, cube_quat, ang_vel = s.body_pos[:, 0], s.body_quat[:, 0], s.body_ang_vel[:, 0]
-        joint_acc = (s.joint_vel - self.previous_joint_vel) / self.step_dt
-        terms = {
-            "object_position_tracking": w.object_position_tracking
-            * rewards.object_position_tracking(cube_pos, self.cube_origin),
-            "rotation_magnitude_tracking": w.rotation_magnitude_tracking
-            * rewards.rotation_magnitude_tracking(ang_vel, self.command),
-            "rotation_direction_alignment": w.rotation_direction_alignment
-            * rewards.rotation_direction_alignment(ang_vel, self.command),
-            "angular_acceleration": w.angular_acceleration
-            * rewards.angular_acceleration(ang_vel, self.previous_cube_ang_vel),
-            "reaching_object": w.reaching_object * rewards.reaching_object(s.site_pos, cube_pos),
-            "pose_closure": w.pose_closure * rewards.pose_closure(s.site_pos, cube_pos),
-            "joint_velocity_l2": w.joint_velocity_l2 * rewards.l2(s.joint_vel),
-            "action_l2": w.action_l2 * rewards.l2(self.actions),
-            "action_rate_l2": w.action_rate_l2 * rewards.l2(self.actions - self.previous_actions),
-            "joint_acceleration_l2": w.joint_acceleration_l2 * rewards.l2(joint_acc),
-        }
+    def _update_state(self) -> None:
+        s = self.physics.state
+        cube_pos, cube_quat = s.body_pos[:, 0], s.body_quat[:, 0]
         released = self.episode_length_buf > self.support_steps
         turned = metrics.yaw_increment(self.previous_cube_quat, cube_quat) * torch.sign(self.command)
         self.rotation += torch.where(released, turned, torch.zeros_like(turned))
         self.released_time += released.float() * self.step_dt
-        self.previous_cube_quat.copy_(cube_quat)
-        self.previous_cube_ang_vel.copy_(ang_vel)
-        self.previous_joint_vel.copy_(s.joint_vel)
         self.dropped.copy_(cube_pos[:, 2] < self.cube_origin[2] - self.cfg.drop_height)
+
+    def _reward_terms(self) -> dict[str, torch.Tensor]:
+        s = self.physics.state
+        cube_pos, ang_vel = s.body_pos[:, 0], s.body_ang_vel[:, 0]
+        joint_acc = (s.joint_vel - self.previous_joint_vel) / self.step_dt
+        terms = {
+            "object_position_tracking": rewards.object_position_tracking(cube_pos, self.cube_origin),
+            "rotation_magnitude_tracking": rewards.rotation_magnitude_tracking(ang_vel, self.command),
+            "rotation_direction_alignment": rewards.rotation_direction_alignment(ang_vel, self.command),
+            "angular_acceleration": rewards.angular_acceleration(ang_vel, self.previous_cube_ang_vel),
+            "reaching_object": rewards.reaching_object(s.site_pos, cube_pos),
+            "pose_closure": rewards.pose_closure(s.site_pos, cube_pos),
+            "joint_velocity_l2": rewards.l2(s.joint_vel),
+            "action_l2": rewards.l2(self.actions),
+            "action_rate_l2": rewards.l2(self.actions - self.previous_actions),
+            "joint_acceleration_l2": rewards.l2(joint_acc),
+        }
         return terms
 
     def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,7 +198,6 @@ class OrcaCubeEnv(BaseEnv):
         cube_quat = quat_from_yaw(self._uniform(-math.pi, math.pi, n))
         lin_vel = self._uniform(-r.cube_velocity_noise, r.cube_velocity_noise, n, 3)
         ang_vel = self._uniform(-r.cube_angular_velocity_noise, r.cube_angular_velocity_noise, n, 3)
-        self.episode_length_buf[env_ids] = 0
         self.physics.set_kinematic_pose(PLATFORM_BODY, self._platform_pos(), self.platform_quat)
         self.physics.reset_envs(
             env_ids,
@@ -208,10 +208,6 @@ class OrcaCubeEnv(BaseEnv):
         )
         self.joint_targets[env_ids] = joint_pos
         self.actions[env_ids] = 0.0
-        self.previous_actions[env_ids] = 0.0
-        self.previous_joint_vel[env_ids] = 0.0
-        self.previous_cube_quat[env_ids] = cube_quat
-        self.previous_cube_ang_vel[env_ids] = ang_vel
         self.rotation[env_ids] = 0.0
         self.released_time[env_ids] = 0.0
         self.dropped[env_ids] = False

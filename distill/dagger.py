@@ -1,0 +1,230 @@
+"""DAgger: distil a privileged-state teacher into the point-cloud flow student (SPEC 6; 003, B.5).
+
+Each iteration rolls out `steps_per_iteration` control steps in every environment. At every step the
+teacher's command is the label; the executed command is the teacher's with probability p_teacher, drawn
+per environment and step, else the student's (acting on noisy observations: Gaussian noise plus a
+random offset drawn per episode). p_teacher starts at `p_teacher` and is multiplied by `p_teacher_decay`
+each iteration. A slice of environments always executes the teacher and another always the student:
+their episodes give the teacher's and the student's success per iteration. The labelled steps of the last
+`buffer_iterations` iterations (and a collected dataset, if given) are the student's behaviour-cloning
+data. Checkpoints are <log_dir>/student_<iteration>.pt; a resumed run starts with an empty rollout buffer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+
+from distill.dataset import load_dataset, training_pairs
+from distill.point_cloud import PointCloudCfg, PointCloudSensor
+from distill.student import ObservationNoiseCfg, Student, load_student, student_sizes, train_student
+from distill.teacher import execute, load_teacher, p_teacher_at, teacher_command
+
+
+@dataclass(kw_only=True)
+class DaggerCfg:
+    num_envs: int = 1024
+    steps_per_iteration: int = 128
+    iterations: int = 200  # DAgger iterations to run (0: behaviour cloning on the dataset only)
+    p_teacher: float = 1.0  # of the first iteration
+    p_teacher_decay: float = 0.999  # factor on p_teacher per iteration
+    eval_fraction: float = 0.125  # share of teacher-only and of student-only environments
+    buffer_iterations: int = 4  # iterations of rollout data kept
+    updates_per_iteration: int = 200
+    batch_size: int = 256
+    lr: float = 3e-4
+    hidden_dims: list[int] = field(default_factory=lambda: [512, 512, 512])
+    bc_updates: int = 2000  # updates on the dataset before the first iteration
+    skip_damaged: bool = False  # report and skip damaged dataset shards
+    seed: int = 0
+    num_threads: int = 0
+    save_interval: int = 10
+
+    def validate(self) -> None:
+        if not 0.0 < self.p_teacher_decay <= 1.0:
+            raise ValueError(f"p_teacher_decay must be in (0, 1], got {self.p_teacher_decay}")
+        if not 0.0 <= self.eval_fraction <= 0.5:
+            raise ValueError(f"eval_fraction must be in [0, 0.5], got {self.eval_fraction}")
+
+
+@torch.inference_mode()
+def rollout(env, obs, teacher, student, sensor, noise, offsets, p_teacher, groups, steps, generator) -> tuple:
+    """`steps` control steps from `obs`; returns the next obs, the labelled pairs, successes by group, the
+    share of time spent on point clouds."""
+    n = env.num_envs
+    points, proprio, labels, dones = [], [], [], []
+    successes = {name: [] for name in groups}
+    cloud_time, start = 0.0, time.perf_counter()
+    for _ in range(steps):
+        tic = time.perf_counter()
+        cloud = sensor()
+        cloud_time += time.perf_counter() - tic
+        own = env.proprioception().cpu()
+        teacher_actions = teacher(obs)
+        label = teacher_command(env, teacher_actions).cpu()
+        by_teacher = torch.rand(n, generator=generator) < p_teacher
+        by_teacher[groups["teacher"]], by_teacher[groups["student"]] = True, False
+        command = label
+        if not by_teacher.all():
+            noisy = student.perturb(cloud, own, noise, *offsets, generator=generator)
+            command = torch.where(by_teacher.unsqueeze(-1), label, student.act(*noisy)[:, 0])
+        execute(env, command.to(env.device))
+        obs, _, done, extras = env.step(teacher_actions)
+        done = done.cpu()
+        for store, value in ((points, cloud), (proprio, own), (labels, label), (dones, done)):
+            store.append(value)
+        ended = done.nonzero().squeeze(-1)
+        if len(ended):
+            sensor.reset(ended)
+            offsets[0][ended] = torch.randn(len(ended), 3, generator=generator)
+            offsets[1][ended] = torch.randn(len(ended), offsets[1].shape[1], generator=generator)
+            success = extras["log"][f"Metrics/{env.primary_metric}"].cpu()
+            for name, members in groups.items():
+                successes[name].append(success[torch.isin(ended, members)])
+    # Pairs (t, t + 1) within one episode: the student predicts two consecutive actions.
+    points, proprio, labels, dones = map(torch.stack, (points, proprio, labels, dones))
+    keep = ~dones[:-1]
+    data = {
+        "points": points[:-1][keep],
+        "proprio": proprio[:-1][keep],
+        "actions": torch.stack((labels[:-1], labels[1:]), dim=2)[keep],
+    }
+    successes = {name: torch.cat(values) if values else torch.zeros(0) for name, values in successes.items()}
+    return obs, data, successes, cloud_time / (time.perf_counter() - start)
+
+
+def run(
+    cfg: DaggerCfg,
+    log_dir: str,
+    teacher_path: str | None = None,
+    point_cloud: PointCloudCfg | None = None,
+    noise: ObservationNoiseCfg | None = None,
+    resume: str | None = None,
+    dataset_path: str | None = None,
+) -> None:
+    """Run DAgger into `log_dir`: a new student of the teacher at `teacher_path` sensing with `point_cloud` and
+    perturbed by `noise`, or the student checkpoint `resume` continued (its teacher, sensor and noise unless
+    a teacher is given). Everything given is checked before the first rollout."""
+    cfg.validate()
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    saved, start = None, 0
+    if resume:
+        student, saved = load_student(resume)
+        start = saved["iter"] + 1
+        teacher_path = teacher_path or saved["infos"]["teacher"]
+        point_cloud = PointCloudCfg.from_dict(saved["infos"]["point_cloud"])
+        noise = ObservationNoiseCfg(**saved["infos"]["noise"])
+        print(f"Resuming {resume} at iteration {start}")
+    if not teacher_path:
+        raise ValueError("a teacher checkpoint is required")
+    env, teacher, _ = load_teacher(teacher_path, num_envs=cfg.num_envs, seed=cfg.seed, num_threads=cfg.num_threads)
+    task = env.cfg.task_id
+    if saved is not None and saved["infos"].get("task") != task:
+        raise ValueError(
+            f"student {resume} was distilled on '{saved['infos'].get('task')}', the teacher is of '{task}'"
+        )
+    if saved is None:
+        student = Student(**student_sizes(env), hidden_dims=cfg.hidden_dims)
+    dataset = None
+    if dataset_path:  # all of it is read and checked before any rollout
+        dataset = {
+            k: torch.from_numpy(v)
+            for k, v in training_pairs(load_dataset(dataset_path, task, cfg.skip_damaged)).items()
+        }
+        found = (dataset["points"].shape[1], dataset["proprio"].shape[1], dataset["actions"].shape[-1])
+        expected = (point_cloud.num_points, student.config["proprio_dim"], student.config["action_dim"])
+        if found != expected:
+            raise ValueError(f"{dataset_path} has (points, proprio, action) sizes {found}, the student {expected}")
+
+    sensor = PointCloudSensor(env.physics, point_cloud, generator)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    if saved is not None:
+        optimizer.load_state_dict(saved["optimizer"])
+    infos = {
+        "task": task,
+        "action_space": "abs_joint",  # how tools/play.py and tools/evaluate.py execute the student
+        "teacher": os.path.abspath(teacher_path),
+        "point_cloud": dataclasses.asdict(point_cloud),
+        "noise": dataclasses.asdict(noise),
+    }
+
+    def save(iteration: int, p_teacher: float) -> None:
+        path = os.path.join(log_dir, f"student_{max(iteration, 0)}.pt")  # -1: behaviour cloning only
+        student.save(
+            path, {"infos": infos, "iter": iteration, "p_teacher": p_teacher, "optimizer": optimizer.state_dict()}
+        )
+
+    with SummaryWriter(log_dir) as writer:
+        if dataset is not None and saved is None:
+            student.fit_normalization(dataset["points"], dataset["proprio"], dataset["actions"])
+            loss = train_student(student, optimizer, dataset, cfg.bc_updates, cfg.batch_size, noise, generator)
+            print(f"Behaviour cloning on {len(dataset['actions'])} steps of {dataset_path}: loss {loss:.4f}")
+            writer.add_scalar("Loss/bc_dataset", loss, 0)
+
+        n_eval = int(cfg.eval_fraction * cfg.num_envs)
+        ids = torch.arange(cfg.num_envs)
+        groups = {"teacher": ids[:n_eval], "student": ids[n_eval : 2 * n_eval], "mixed": ids[2 * n_eval :]}
+        offsets = (
+            torch.randn(cfg.num_envs, 3, generator=generator),
+            torch.randn(cfg.num_envs, student.config["proprio_dim"], generator=generator),
+        )
+        buffer: deque[dict[str, torch.Tensor]] = deque(maxlen=cfg.buffer_iterations)
+        obs = env.reset()
+        for it in range(start, start + cfg.iterations):
+            p_teacher = p_teacher_at(it, cfg.p_teacher, cfg.p_teacher_decay)
+            tic = time.perf_counter()
+            obs, data, successes, cloud_share = rollout(
+                env,
+                obs,
+                teacher,
+                student,
+                sensor,
+                noise,
+                offsets,
+                p_teacher,
+                groups,
+                cfg.steps_per_iteration,
+                generator,
+            )
+            rollout_s = time.perf_counter() - tic
+            buffer.append(data)
+            train_data = {
+                k: torch.cat([d[k] for d in buffer] + ([dataset[k]] if dataset is not None else [])) for k in data
+            }
+            if it == 0 and dataset is None:  # normalization from the first data, labelled by the teacher
+                student.fit_normalization(train_data["points"], train_data["proprio"], train_data["actions"])
+            tic = time.perf_counter()
+            loss = train_student(
+                student, optimizer, train_data, cfg.updates_per_iteration, cfg.batch_size, noise, generator
+            )
+            train_s = time.perf_counter() - tic
+
+            writer.add_scalar("Distill/p_teacher", p_teacher, it)
+            writer.add_scalar("Loss/bc", loss, it)
+            writer.add_scalar("Distill/buffer_steps", len(train_data["actions"]), it)
+            writer.add_scalar("Perf/rollout_s", rollout_s, it)
+            writer.add_scalar("Perf/train_s", train_s, it)
+            writer.add_scalar("Perf/point_cloud_share_of_rollout", cloud_share, it)
+            rates = {}
+            for name, values in successes.items():
+                if len(values):
+                    rates[name] = float(values.float().mean())
+                    writer.add_scalar(f"Distill/{name}_success", rates[name], it)
+                    writer.add_scalar(f"Distill/{name}_episodes", len(values), it)
+            shown = ", ".join(f"{k} success {v:.3f} ({len(successes[k])} ep)" for k, v in rates.items())
+            print(
+                f"iteration {it}: p_teacher {p_teacher:.3f}, loss {loss:.4f}, {shown or 'no episode ended'}, "
+                f"rollout {rollout_s:.1f} s (point clouds {100 * cloud_share:.0f}%), train {train_s:.1f} s",
+                flush=True,
+            )
+            if (it + 1) % cfg.save_interval == 0 or it == start + cfg.iterations - 1:
+                save(it, p_teacher)
+        if cfg.iterations == 0:
+            save(start - 1, p_teacher_at(start, cfg.p_teacher, cfg.p_teacher_decay))
