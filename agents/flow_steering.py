@@ -22,6 +22,7 @@ import torch
 from agents import prior_data
 from agents.flow_matching import FlowPrior
 from agents.threads import every_core
+from isaac_tasks import make_prior_io
 from isaac_tasks.action_spaces import ActionSpace, ChunkedActionSpace
 
 
@@ -58,6 +59,16 @@ class FlowSteering(ActionSpace):
         scale = torch.full((command_dim,), cfg.residual_finger_scale)
         scale[:prior_arm] = cfg.residual_arm_scale
         self.residual_scale = scale.to(env.device)
+
+    @classmethod
+    def inputs(cls) -> dict[str, str]:
+        return {"prior_checkpoint": f"prior_{cls.variant}"}
+
+    @classmethod
+    def check_input(cls, task: str, setting: str, path: str) -> None:
+        model, metadata = FlowPrior.load(path)
+        user = f"action space '{cls.__name__}'"
+        prior_data.check_prior(path, model.config, metadata, task, make_prior_io(task), cls.variant, user)
 
     def latent(self, actions: torch.Tensor) -> torch.Tensor:
         """(N, horizon, action_dim) a0: the policy's, squashed, or N(0, I)."""

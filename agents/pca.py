@@ -43,6 +43,14 @@ class PCAFingerSpace(ActionSpace):
         self.pca = FingerPCA(fingers.to(env.device), cfg.num_pca_components)
         self.num_actions = arm + cfg.num_pca_components
 
+    @classmethod
+    def inputs(cls) -> dict[str, str]:
+        return {"demos_path": "demos"}
+
+    @classmethod
+    def check_input(cls, task: str, setting: str, path: str) -> None:
+        load_demos(path, task)
+
     def __call__(self, actions):
         actions = actions.clamp(-1.0, 1.0)
         arm = self.env.num_arm_actions

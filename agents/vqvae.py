@@ -174,6 +174,16 @@ class VQVAEFingerSpace(ChunkedActionSpace):
         self.residual_dims = list(range(self.num_actions - self.residual_dim, self.num_actions))
         self.low, self.high = self.model.codebook.min(dim=0).values, self.model.codebook.max(dim=0).values
 
+    @classmethod
+    def inputs(cls) -> dict[str, str]:
+        return {"vqvae_checkpoint": "vqvae"}
+
+    @classmethod
+    def check_input(cls, task: str, setting: str, path: str) -> None:
+        _, metadata = FingerVQVAE.load(path)
+        if metadata.get("task") != task:
+            raise ValueError(f"{path} is a VQ-VAE of {metadata.get('task')}, not of {task}")
+
     def plan(self, actions: torch.Tensor, fresh: torch.Tensor) -> torch.Tensor:
         """Decoded finger targets (n, 2, F) of the fresh environments' latents, from their current pose."""
         arm = self.env.num_arm_actions

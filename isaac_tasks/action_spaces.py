@@ -29,6 +29,16 @@ class ActionSpace(ABC):
     def reset(self, env_ids: torch.Tensor) -> None:
         """Clear per-episode state of env_ids."""
 
+    @classmethod
+    def inputs(cls) -> dict[str, str]:
+        """The files this space reads: config setting -> the kind of file it names (e.g. prior_hand)."""
+        return {}
+
+    @classmethod
+    def check_input(cls, task: str, setting: str, path: str) -> None:
+        """Read the file of `setting` as the space will, raising an error that names it if it does not fit
+        `task`: a wrong file stops a long job (a comparison) before its first run."""
+
     def clamp_fingers(self, targets: torch.Tensor) -> torch.Tensor:
         low, high = self.env.finger_limits.unbind(-1)
         return torch.clamp(targets, low, high)

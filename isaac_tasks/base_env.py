@@ -80,6 +80,9 @@ class BaseEnv(VecEnv):
     """The `Metrics/<name>` an evaluation ranks policies by (and sweeps robustness on)."""
     action_spaces: dict[str, str] = {}
     """The task's action spaces by name, "module:Class" (isaac_tasks/action_spaces.py); none: the task's own."""
+    comparison_split: tuple[str, tuple[str, ...]] | None = None
+    """A config setting and its values, each trained on its own in a comparison (the paper's pinch and power
+    policies), or None."""
     episode_splits: dict[str, tuple[str, ...]] = {}
     """Named partitions of episodes (grasp family, object) with their labels; `split_of` places episodes."""
 

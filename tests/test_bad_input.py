@@ -99,7 +99,8 @@ DEMOS = ["--task", "Leap-Grasp-v0", "--num_demos", "1", "--num_envs", "1"]
 COLLECT = ["--teacher", "POLICY", "--num_demos", "1", "--num_envs", "1", "--max_rounds", "1"]
 DISTILL = ["--teacher", "POLICY", "--num_envs", "1", "--iterations", "1", "--steps_per_iteration", "1"]
 PRIOR = ["--demos", "DEMOS", "--num_steps", "1", "--eval_episodes", "0"]
-COMPARE = ["--methods", "rel_joint", "--env_steps", "1", "--num_envs", "2", "--eval_episodes", "1", "--seeds", "0"]
+COMPARE = ["--methods", "rel_joint", "--env_steps", "1", "--num_envs", "2", "--eval_episodes", "1", "--seeds", "0",
+           "--task", "Leap-Grasp-v0"]  # fmt: skip
 BENCH = [*TASK, "--num_envs", "2", "--num_steps", "1", "--rounds", "1"]
 PUSH = ["--num_states", "2", "--num_envs", "2", "--repeats", "1"]
 SHIP = [*TASK, "--checkpoint", "POLICY"]

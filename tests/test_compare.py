@@ -11,7 +11,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def compare(*args, cwd):
     return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "compare.py"), *args],
+        [sys.executable, os.path.join(ROOT, "tools", "compare.py"), "--task", "Leap-Grasp-v0", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -38,6 +38,7 @@ class LeapGraspEnv(BaseEnv):
     video_cameras = VIDEO_CAMERAS
     primary_metric = "success_rate"
     action_spaces = ACTION_SPACES
+    comparison_split = ("grasp_type", GRASP_TYPES)  # Table 1: a policy per grasp family
     num_arm_actions = 6  # delta end-effector pose: translation, axis-angle rotation, in units of the step limits
     num_finger_joints = 16
     demo_format = DemoFormat(
