@@ -16,11 +16,14 @@ import os
 import shutil
 from datetime import datetime
 
+import time
+
 import numpy as np
 import torch
 
 from agents.ppo_runner import PPORunner, check_ppo_cfg, read_checkpoint, remove_stale_temporaries
-from isaac_tasks import make_env, make_env_cfg
+from isaac_tasks import make_agent_cfg, make_env, make_env_cfg
+from isaac_tasks.physics.throughput import synchronize
 
 
 def start_at_prior(runner: PPORunner, dims, std: float) -> None:
@@ -112,3 +115,31 @@ def train(
         if publish_dir and os.path.isdir(log_dir):  # stopped before its first checkpoint: nothing to keep
             shutil.rmtree(log_dir)
     return runner.logger.log_dir
+
+
+def ppo_throughput(env, task: str, iterations: int, seed: int, device: str) -> dict:
+    """Env steps/s of PPO training end to end, and the seconds of rollout and of update per iteration."""
+    agent_cfg = make_agent_cfg(task)
+    agent_cfg["seed"] = seed
+    runner = PPORunner(env, agent_cfg, task=task, log_dir=None, device=device)
+    runner.learn(num_learning_iterations=1, init_at_random_ep_len=True)  # warm-up
+    update, update_time = runner.alg.update, [0.0]
+
+    def timed_update():
+        tic = time.perf_counter()
+        result = update()
+        update_time[0] += time.perf_counter() - tic
+        return result
+
+    runner.alg.update = timed_update
+    synchronize(env.device)
+    tic = time.perf_counter()
+    runner.learn(num_learning_iterations=iterations)
+    synchronize(env.device)
+    total = time.perf_counter() - tic
+    return {
+        "ppo_iterations": iterations,
+        "ppo_env_steps_per_s": iterations * agent_cfg["num_steps_per_env"] * env.num_envs / total,
+        "ppo_rollout_s_per_iteration": (total - update_time[0]) / iterations,
+        "ppo_update_s_per_iteration": update_time[0] / iterations,
+    }

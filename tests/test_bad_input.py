@@ -102,7 +102,7 @@ PRIOR = ["--demos", "DEMOS", "--num_steps", "1", "--eval_episodes", "0"]
 COMPARE = ["--methods", "rel_joint", "--env_steps", "1", "--num_envs", "2", "--eval_episodes", "1", "--seeds", "0",
            "--task", "Leap-Grasp-v0"]  # fmt: skip
 BENCH = [*TASK, "--num_envs", "2", "--num_steps", "1", "--rounds", "1"]
-PUSH = ["--num_states", "2", "--num_envs", "2", "--repeats", "1"]
+PUSH = ["--task", "Leap-Grasp-v0", "--num_states", "2", "--num_envs", "2", "--repeats", "1"]
 SHIP = [*TASK, "--checkpoint", "POLICY"]
 
 # (tool, arguments, what the one line must name: a flag or a placeholder standing for a path)

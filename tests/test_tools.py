@@ -149,15 +149,14 @@ def test_benchmarks_report_rollout_update_and_push_figures(tmp_path, priors):
         assert figures[key] > 0, key
     assert figures["ratio_ppo_to_raw"] == figures["ppo_env_steps_per_s"] / figures["raw_physics_env_steps_per_s"]
 
-    args = ["--num_states", "16", "--num_envs", "4", "--repeats", "1", "--euler_steps", "3,1", "--out", "push.json"]
+    args = ["--task", "Leap-Grasp-v0", "--num_states", "16", "--num_envs", "4", "--repeats", "1", "--euler_steps", "3,1",
+            "--out", "push.json"]  # fmt: skip
     result = tool("benchmark_push.py", *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     priors_timed = json.loads((tmp_path / "push.json").read_text())["priors"]
-    assert {"hand_only_cpu_3_steps", "hand_only_cpu_1_steps", "hand_arm_cpu_3_steps", "hand_arm_cpu_1_steps"} <= set(
-        priors_timed
-    )
+    assert {"hand_cpu_3_steps", "hand_cpu_1_steps", "hand_arm_cpu_3_steps", "hand_arm_cpu_1_steps"} <= set(priors_timed)
     assert all(entry["push_share_of_env_step"] > 0 for entry in priors_timed.values())
-    bad = tool("benchmark_push.py", "--euler_steps", "2,x", cwd=tmp_path)
+    bad = tool("benchmark_push.py", "--task", "Leap-Grasp-v0", "--euler_steps", "2,x", cwd=tmp_path)
     assert bad.returncode == 2 and "comma-separated integers" in bad.stderr
 
 

@@ -64,7 +64,7 @@ for task in Leap-Grasp-v0 Orca-Cube-Rotate-v0; do
 done
 
 SECONDS=0
-timeout "$LIMIT_PUSH" "$PY" tools/benchmark_push.py --num_states "$PUSH_STATES" --num_envs "$PUSH_ENVS" \
+timeout "$LIMIT_PUSH" "$PY" tools/benchmark_push.py --task Leap-Grasp-v0 --num_states "$PUSH_STATES" --num_envs "$PUSH_ENVS" \
     --backend mujoco_warp --device "$DEVICE" --out "$OUT/push.json" >"$OUT/push.log" 2>&1
 status push $?
 
