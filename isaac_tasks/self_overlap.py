@@ -18,6 +18,7 @@ import mujoco
 import numpy as np
 import torch
 
+from isaac_tasks.evaluation.penetration import collision_parent
 from isaac_tasks.math import quat_apply, quat_apply_inverse, quat_mul
 
 MIN_SPHERE_RADIUS = 0.004  # m; thinner boxes (cover plates) are tested against, not filled
@@ -58,13 +59,6 @@ class SelfOverlap:
         self.bodies = tuple(ids.values())
         slot = {body_id: k for k, body_id in enumerate(ids)}
         collides = (model.geom_contype != 0) | (model.geom_conaffinity != 0)
-        has_geom = set(model.geom_bodyid[collides].tolist())
-
-        def parent_link(body: int) -> int:
-            body = model.body_parentid[body]
-            while body > 0 and body not in has_geom:
-                body = model.body_parentid[body]
-            return body
 
         spheres, boxes = [], []  # (body id, centre, radius), (body id, centre, quat, half sizes) in body frames
         for g in np.flatnonzero(collides):
@@ -93,7 +87,7 @@ class SelfOverlap:
         sphere_count = {body: sum(s[0] == body for s in spheres) for body in ids}
         link_pairs = []
         for a, b in combinations(ids, 2):
-            if group[ids[a]] == group[ids[b]] or parent_link(a) == b or parent_link(b) == a:
+            if group[ids[a]] == group[ids[b]] or collision_parent(model, a) == b or collision_parent(model, b) == a:
                 continue
             if sphere_count[b] and (sphere_count[b] < sphere_count[a] or not sphere_count[a]):
                 a, b = b, a

@@ -36,6 +36,18 @@ import numpy as np
 INFEASIBLE_DEPTH = 0.005  # m (paper 000, A.2.3)
 
 
+def collision_parent(model: mujoco.MjModel, body: int) -> int:
+    """The nearest ancestor of `body` with collision geoms (joint-only bodies skipped); 0 for the world. A link
+    and this parent touch at their joint by construction, so penetration between them is not counted."""
+    collides = (model.geom_contype != 0) | (model.geom_conaffinity != 0)
+    has_geom = np.zeros(model.nbody, dtype=bool)
+    has_geom[model.geom_bodyid[collides]] = True
+    body = model.body_parentid[body]
+    while body > 0 and not has_geom[body]:
+        body = model.body_parentid[body]
+    return int(body)
+
+
 class Penetration(NamedTuple):
     hand_hand: np.ndarray  # (n,) m
     hand_object: np.ndarray  # (n,) m
@@ -90,23 +102,14 @@ class PenetrationMeter:
         if not hand or not obj:
             raise ValueError("the hand and the object need at least one collision geom each")
 
-        has_geom = np.zeros(m.nbody, dtype=bool)
-        has_geom[m.geom_bodyid[collides]] = True
-
-        def parent_link(body: int) -> int:  # nearest ancestor with collision geoms (skips joint-only bodies)
-            body = m.body_parentid[body]
-            while body > 0 and not has_geom[body]:
-                body = m.body_parentid[body]
-            return body
-
         excluded = {frozenset((_body_id(m, x), _body_id(m, y))) for x, y in exclude}
 
         def counts(a: int, b: int) -> bool:
             ba, bb = m.geom_bodyid[a], m.geom_bodyid[b]
             return (
                 group[ba] != group[bb]
-                and parent_link(ba) != bb
-                and parent_link(bb) != ba
+                and collision_parent(m, ba) != bb
+                and collision_parent(m, bb) != ba
                 and frozenset((ba, bb)) not in excluded
             )
 
