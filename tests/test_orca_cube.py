@@ -186,3 +186,23 @@ def test_a_pinch_holds_the_cube_without_the_platform():
     soft = cube_scene(0.045, 0.06)  # MuJoCo's default cones: the same pinch lets the cube slide out
     soft.option.cone, soft.option.impratio = 0, 1.0  # mjCONE_PYRAMIDAL
     assert _pinch_and_release(soft) > 0.06
+
+
+def test_the_drop_penalty_is_paid_once_on_the_drop_and_off_by_default():
+    """Without the platform and with the hand at rest the cube falls; the switchable drop term costs its weight
+    on exactly the step that ends the episode, and nothing else changes."""
+    rewards_of = {}
+    for weight in (0.0, -100.0):
+        env = make_env("Orca-Cube-Rotate-v0", num_envs=2, seed=0, num_threads=1, platform_support_s=0.0,
+                       **{"rewards.drop": weight})  # fmt: skip
+        env.reset()
+        rewards, dones = [], []
+        for _ in range(40):
+            _, reward, done, extras = env.step(torch.zeros(env.num_envs, env.num_actions))
+            rewards.append(reward)
+            dones.append(done & ~extras["time_outs"])
+        rewards_of[weight] = torch.stack(rewards)
+    dropped = torch.stack(dones)
+    assert dropped.any()  # the cube fell in both runs alike
+    difference = rewards_of[-100.0] - rewards_of[0.0]
+    torch.testing.assert_close(difference, -100.0 * dropped.float())

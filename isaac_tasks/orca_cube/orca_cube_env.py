@@ -174,6 +174,8 @@ class OrcaCubeEnv(BaseEnv):
             "action_rate_l2": rewards.l2(self.actions - self.previous_actions),
             "joint_acceleration_l2": rewards.l2(joint_acc),
         }
+        if self.cfg.rewards.drop:
+            terms["drop"] = self.dropped.float()
         return terms
 
     def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:
