@@ -70,8 +70,14 @@ def splits(task: str) -> tuple[str | None, tuple[str, ...]]:
     return env_class(task).comparison_split or (None, ("all",))
 
 
-def run_one(cfg: ComparisonCfg, out: str, method: str, seed: int, split: str) -> dict:
-    """Train and evaluate one run (or read its finished result)."""
+def chunk_length(cfg: ComparisonCfg, method: str) -> int:
+    """Control steps per decision of a method (a flow-prior chunk is as long as its prior's horizon)."""
+    probe = make_env(cfg.task, num_envs=1, num_threads=1, action_space=method, **method_settings(cfg, method))
+    return getattr(probe, "chunk_length", 1)
+
+
+def run_one(cfg: ComparisonCfg, out: str, method: str, seed: int, split: str, chunk: int) -> dict:
+    """Train and evaluate one run of a method making `chunk` control steps per decision (or read its result)."""
     run_dir = os.path.join(out, "runs", f"{method}_{split}_seed{seed}")
     result_path = os.path.join(run_dir, "result.json")
     if os.path.isfile(result_path):
@@ -82,8 +88,7 @@ def run_one(cfg: ComparisonCfg, out: str, method: str, seed: int, split: str) ->
     settings.update(method_settings(cfg, method))
     if setting:
         settings[setting] = split
-    probe = make_env(cfg.task, **{**settings, "num_envs": 1, "num_threads": 1})
-    per_iteration = cfg.num_envs * make_agent_cfg(cfg.task)["num_steps_per_env"] * getattr(probe, "chunk_length", 1)
+    per_iteration = cfg.num_envs * make_agent_cfg(cfg.task)["num_steps_per_env"] * chunk
     iterations = max(1, math.ceil(cfg.env_steps / per_iteration))
     agent_cfg = {**make_agent_cfg(cfg.task), "seed": seed, "max_iterations": iterations, "experiment_name": "run"}
     experiment_dir = os.path.join(run_dir, "logs", "run")
@@ -190,10 +195,11 @@ def compare(cfg: ComparisonCfg, out: str) -> str:
     _, values = splits(cfg.task)
     results = []
     for method in cfg.methods:
+        chunk = chunk_length(cfg, method)
         for seed in cfg.seeds:
             for value in values:
                 print(f"{method}, seed {seed}, {value}", flush=True)
-                results.append(run_one(cfg, out, method, seed, value))
+                results.append(run_one(cfg, out, method, seed, value, chunk))
     metric = env_class(cfg.task).primary_metric
     write_report(out, cfg, summarize(results, cfg.methods, values), values, metric)
     plot_curves(results, cfg.methods, values, metric, os.path.join(out, "curves.png"))

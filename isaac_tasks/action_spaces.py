@@ -44,32 +44,34 @@ class ActionSpace(ABC):
         return torch.clamp(targets, low, high)
 
 
-class AbsoluteJointPose(ActionSpace):
+class JointPose(ActionSpace):
+    """Arm command + one number in [-1, 1] per finger joint; subclasses say what the number means."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.num_actions = env.num_arm_actions + env.num_finger_joints
+
+    def split(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(arm command, finger numbers), both clamped to [-1, 1]."""
+        actions = actions.clamp(-1.0, 1.0)
+        return actions[:, : self.env.num_arm_actions], actions[:, self.env.num_arm_actions :]
+
+
+class AbsoluteJointPose(JointPose):
     """Arm command + absolute finger joints, [-1, 1] mapped onto the joint range."""
 
-    def __init__(self, env):
-        super().__init__(env)
-        self.num_actions = env.num_arm_actions + env.num_finger_joints
-
     def __call__(self, actions):
-        actions = actions.clamp(-1.0, 1.0)
-        arm = self.env.num_arm_actions
+        arm, fingers = self.split(actions)
         low, high = self.env.finger_limits.unbind(-1)
-        return actions[:, :arm], low + 0.5 * (actions[:, arm:] + 1.0) * (high - low)
+        return arm, low + 0.5 * (fingers + 1.0) * (high - low)
 
 
-class RelativeJointPose(ActionSpace):
+class RelativeJointPose(JointPose):
     """Arm command + finger joint deltas from the last targets, up to the task's `finger_delta_limit`."""
 
-    def __init__(self, env):
-        super().__init__(env)
-        self.num_actions = env.num_arm_actions + env.num_finger_joints
-
     def __call__(self, actions):
-        actions = actions.clamp(-1.0, 1.0)
-        arm = self.env.num_arm_actions
-        delta = actions[:, arm:] * self.env.cfg.finger_delta_limit
-        return actions[:, :arm], self.clamp_fingers(self.env.finger_targets + delta)
+        arm, fingers = self.split(actions)
+        return arm, self.clamp_fingers(self.env.finger_targets + fingers * self.env.cfg.finger_delta_limit)
 
 
 class ChunkedActionSpace(ActionSpace):
