@@ -41,6 +41,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from assets.hands import Hand
+
 HALF_PI = np.pi / 2
 FINGERS = ("index", "middle", "ring", "thumb")
 LEAP_JOINT_NAMES = (
@@ -352,6 +354,46 @@ def leap_hand_spec() -> mujoco.MjSpec:
     add_leap_hand(spec.worldbody)
     add_leap_actuators(spec)
     return spec
+
+
+def build_leap_hand(spec: mujoco.MjSpec, parent: mujoco.MjsBody) -> None:
+    add_leap_hand(parent)
+    add_leap_actuators(spec)
+
+
+# Closing synergies of scripted grasps (rad, joint order) and the fingertips (index, middle, ring, thumb) that
+# close onto the object in each.
+SYNERGIES = {
+    "wrap": (0.0, 1.3, 1.0, 0.8, 0.0, 1.3, 1.0, 0.8, 0.0, 1.3, 1.0, 0.8, 1.4, 0.6, 0.5, 0.5),
+    "claw": (0.0, 0.8, 1.1, 1.0, 0.0, 0.8, 1.1, 1.0, 0.0, 0.8, 1.1, 1.0, 1.4, 0.4, 0.6, 0.6),
+    "pinch": (0.4, 0.6, 1.1, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.4, 0.0, 1.0, 0.0),
+    "tripod": (0.1, 1.0, 0.9, 0.6, -0.1, 1.0, 0.9, 0.6, 0.0, 0.0, 0.0, 0.0, 1.5, 0.4, 0.6, 0.6),
+}
+ACTIVE_FINGERS = {"wrap": (1, 1, 1, 1), "claw": (1, 1, 1, 1), "pinch": (1, 0, 0, 1), "tripod": (1, 1, 0, 1)}
+
+LEAP_HAND = Hand(
+    name="leap",
+    joint_names=LEAP_JOINT_NAMES,
+    joint_limits=LEAP_JOINT_LIMITS,
+    kp=KP,
+    kd=KV,
+    effort=EFFORT,
+    fingertip_sites=LEAP_FINGERTIP_SITES,
+    fingertip_bodies=LEAP_FINGERTIP_BODIES,
+    thumb=3,
+    palm_body=LEAP_PALM_BODY,
+    palm_site="palm",
+    payload_bodies=(LEAP_PALM_BODY,),
+    link_groups={group: tuple(bodies) for group, bodies in leap_hand_links().items()},
+    overlap_exclude=(),
+    link_friction=1.0,
+    finger_of_joint=tuple(k // 4 for k in range(16)),
+    flex_joints=(1, 5, 9, 14),  # MCP flexion of index, middle, ring; thumb MCP
+    synergies=SYNERGIES,
+    active_fingers=ACTIVE_FINGERS,
+    grasp_scale=1.0,
+    build=build_leap_hand,
+)
 
 
 if __name__ == "__main__":

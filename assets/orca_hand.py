@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from assets.hands import Hand, fixed_hand_spec
+
 # ----------------------------------------------------------------------------- joint table
 # (name, parent-to-joint origin xyz [m], rpy [rad], axis, orca_core sign)
 # Source: orcahand/orca_core orca_core/kinematics/data/v2_kinematics.yaml, "right".
@@ -219,10 +221,6 @@ LINKS: dict[str, tuple[LinkShape, ...]] = {
 }
 LINK_ROLES = {"thumb": ("cmc", "abd", "proximal", "distal")}
 FINGER_ROLES = ("abd", "proximal", "distal")
-# Every body of the hand with collision geometry, for per-link randomization.
-ORCA_LINK_BODIES = ("base", "tower", "palm") + tuple(
-    f"{finger}_{role}" for finger in FINGERS for role in LINK_ROLES.get(finger, FINGER_ROLES)
-)
 
 # Palm (carpals) in the wrist-joint frame: skin mesh extents; mass from the URDF.
 PALM_MASS = 0.1354
@@ -270,10 +268,10 @@ def _add_box(body: mujoco.MjsBody, centre: Vec3, half: Vec3, mass: float, rgba=B
 
 def palm_site_frame() -> tuple[np.ndarray, np.ndarray]:
     """Palm site (position, rotation) in the palm (wrist-joint) frame: centre of the palmar
-    face of the palm plate; z out of the palm (+y of the palm frame, the side the fingers
-    flex to), y toward the fingers (+z of the palm frame)."""
+    face of the palm plate; x toward the fingers (+z of the palm frame), z out of the palm (+y
+    of the palm frame, the side the fingers flex to), as every hand's palm site (assets/hands.py)."""
     (cx, cy, cz), (_, hy, _) = PALM_BOX
-    rot = np.array([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])  # columns = site axes
+    rot = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])  # columns = site axes
     return np.array([cx, cy + hy, cz]), rot
 
 
@@ -372,35 +370,65 @@ def add_orca_hand(parent: mujoco.MjsBody, prefix: str = "", spec: mujoco.MjSpec 
     parent.add_frame().attach_body(hand.body("base"), prefix, "")
 
 
-def palm_pose_in_base() -> tuple[np.ndarray, np.ndarray]:
-    """Palm site (position, rotation) in the base frame with the wrist at 0."""
-    tower_rot = rpy_to_mat(BASE_TO_TOWER.rpy)
-    rot = tower_rot @ rpy_to_mat(WRIST.rpy)
-    pos = np.array(BASE_TO_TOWER.xyz) + tower_rot @ np.array(WRIST.xyz)
-    site_pos, site_rot = palm_site_frame()
-    return pos + rot @ site_pos, rot @ site_rot
-
-
-# Palm-site axes in the world: y (toward the fingers) -> +x; z (palm normal) -> -z or +z.
-PALM_DOWN_ROT = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
-PALM_UP_ROT = np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-
-
 def orca_hand_spec(palm_down: bool = True) -> mujoco.MjSpec:
     """Standalone hand fixed in the world: palm site at (0, 0, PALM_HEIGHT) with the wrist at
     0, fingers along +x, palm normal -z (palm down; a cube is held below) or +z.
     implicitfast integrator, dt = 1/120 s."""
-    spec = mujoco.MjSpec()
+    spec = fixed_hand_spec(ORCA_HAND, PALM_HEIGHT, palm_down, TIMESTEP)
     spec.modelname = "orca_hand_v2_right"
-    spec.compiler.degree = False
-    spec.option.timestep = TIMESTEP
-    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
-    site_pos, site_rot = palm_pose_in_base()
-    mount_rot = (PALM_DOWN_ROT if palm_down else PALM_UP_ROT) @ site_rot.T
-    mount_pos = np.array([0.0, 0.0, PALM_HEIGHT]) - mount_rot @ site_pos
-    mount = spec.worldbody.add_body(name="hand_mount", pos=list(mount_pos), quat=list(mat_to_quat(mount_rot)))
-    add_orca_hand(mount, spec=spec)
     return spec
+
+
+def build_orca_hand(spec: mujoco.MjSpec, parent: mujoco.MjsBody) -> None:
+    add_orca_hand(parent, spec=spec)
+
+
+# Closing synergies of scripted grasps (rad, joint order: wrist, thumb cmc, abd, mcp, dip, then abd, mcp, pip
+# of index, middle, ring, pinky) and the fingertips (thumb, index, middle, ring, pinky) that close in each.
+# Fitted in free air (palm up, joints on a grid) so that each fingertip closes where the LEAP synergy of the same
+# name puts the matching LEAP fingertip, scaled by grasp_scale, the pinky following the ring finger; then the
+# fingers' part scaled by 0.8, where no finger passes through another or the palm while closing in free air.
+SYNERGIES = {
+    "wrap": (0.0, 0.46, -0.21, -0.07, 0.09, 0.0, 1.4, 0.5, 0.0, 1.4, 0.64, 0.0, 1.4, 0.57, 0.0, 1.4, 0.29),
+    "claw": (0.0, 0.35, -0.1, 0.11, 0.45, 0.0, 1.32, 0.29, 0.0, 1.4, 0.36, 0.0, 1.32, 0.36, 0.0, 1.1, 0.22),
+    "pinch": (0.0, 0.01, 0.11, 0.65, -0.08, 0.0, 1.32, -0.14, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    "tripod": (0.0, 0.58, -0.1, 0.11, -0.26, 0.0, 1.4, 0.0, 0.0, 1.4, 0.22, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+}
+ACTIVE_FINGERS = {
+    "wrap": (1, 1, 1, 1, 1),
+    "claw": (1, 1, 1, 1, 1),
+    "pinch": (1, 1, 0, 0, 0),
+    "tripod": (1, 1, 1, 0, 0),
+}
+
+ORCA_HAND = Hand(
+    name="orca",
+    joint_names=ORCA_JOINT_NAMES,
+    joint_limits=ORCA_JOINT_LIMITS,
+    kp=ORCA_KP,
+    kd=0.0,  # the published model damps its joints (ORCA_DAMPING), not its servos
+    effort=ORCA_FORCE_LIMIT,
+    fingertip_sites=ORCA_FINGERTIP_SITES,
+    fingertip_bodies=ORCA_FINGERTIP_BODIES,
+    thumb=0,
+    palm_body="palm",
+    palm_site=PALM_SITE,
+    payload_bodies=("base", "tower", "palm"),
+    link_groups={
+        "palm": ("base", "tower", "palm"),
+        **{f: tuple(f"{f}_{role}" for role in LINK_ROLES.get(f, FINGER_ROLES)) for f in FINGERS},
+    },
+    # the primitive palm box reaches into the thumb's and the outer fingers' first links at rest (9.6, 6.5 and
+    # 1.7 mm), where the meshes meet at their joints
+    overlap_exclude=(("palm", "thumb_abd"), ("palm", "pinky_proximal"), ("palm", "index_proximal")),
+    link_friction=FRICTION[0],
+    finger_of_joint=(-1, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4),
+    flex_joints=(3, 6, 9, 12, 15),  # the MCP flexion of each finger
+    synergies=SYNERGIES,
+    active_fingers=ACTIVE_FINGERS,
+    grasp_scale=0.73,  # palm site to straight middle fingertip: 13.1 cm against the LEAP hand's 18.0 cm
+    build=build_orca_hand,
+)
 
 
 if __name__ == "__main__":

@@ -18,23 +18,40 @@ class TaskEntry:
     scripted_policy: str = ""
     scripted_env: tuple[tuple[str, object], ...] = ()  # the config settings the demonstrator acts in
     demo_env: tuple[tuple[str, object], ...] = ()  # and those of demonstration episodes on top of them
-    prior_io: str = ""  # "module:Class" of the task's side of its flow priors (agents/prior_data.py PriorIO)
+    # "module:Class" of the task's side of its flow priors (agents/prior_data.py PriorIO), made of (env config, number
+    # of finger joints)
+    prior_io: str = ""
 
 
+_GRASPING = dict(
+    scripted_policy="isaac_tasks.grasp.scripted_grasp:scripted_policy",
+    scripted_env=(("action_space", "abs_joint"),),
+    demo_env=(("terminate_on_success", True),),  # a demonstration ends where its grasp succeeds
+    prior_io="isaac_tasks.grasp.prior:GraspPriorIO",
+)
+# A task id is a hand with a task: its folder (isaac_tasks/<id>/) names the hand, the task package does the rest.
 TASKS: dict[str, TaskEntry] = {
     "Leap-Grasp-v0": TaskEntry(
-        env_class="isaac_tasks.leap_grasp.leap_grasp_env:LeapGraspEnv",
-        env_cfg_class="isaac_tasks.leap_grasp.leap_grasp_env_cfg:LeapGraspEnvCfg",
-        agent_cfg="isaac_tasks.leap_grasp.agents.rsl_rl_ppo_cfg:ppo_runner_cfg",
-        scripted_policy="isaac_tasks.leap_grasp.scripted_grasp:scripted_policy",
-        scripted_env=(("action_space", "abs_joint"),),
-        demo_env=(("terminate_on_success", True),),  # a demonstration ends where its grasp succeeds
-        prior_io="isaac_tasks.leap_grasp.prior:GraspPriorIO",
+        env_class="isaac_tasks.leap_grasp:LeapGraspEnv",
+        env_cfg_class="isaac_tasks.grasp.grasp_env_cfg:GraspEnvCfg",
+        agent_cfg="isaac_tasks.leap_grasp:ppo_runner_cfg",
+        **_GRASPING,
+    ),
+    "Orca-Grasp-v0": TaskEntry(
+        env_class="isaac_tasks.orca_grasp:OrcaGraspEnv",
+        env_cfg_class="isaac_tasks.orca_grasp:OrcaGraspEnvCfg",
+        agent_cfg="isaac_tasks.orca_grasp:ppo_runner_cfg",
+        **_GRASPING,
     ),
     "Orca-Cube-Rotate-v0": TaskEntry(
-        env_class="isaac_tasks.orca_cube.orca_cube_env:OrcaCubeEnv",
-        env_cfg_class="isaac_tasks.orca_cube.orca_cube_env_cfg:OrcaCubeEnvCfg",
-        agent_cfg="isaac_tasks.orca_cube.agents.rsl_rl_ppo_cfg:ppo_runner_cfg",
+        env_class="isaac_tasks.orca_cube:OrcaCubeEnv",
+        env_cfg_class="isaac_tasks.cube_rotate.cube_env_cfg:CubeRotateEnvCfg",
+        agent_cfg="isaac_tasks.orca_cube:ppo_runner_cfg",
+    ),
+    "Leap-Cube-Rotate-v0": TaskEntry(
+        env_class="isaac_tasks.leap_cube:LeapCubeEnv",
+        env_cfg_class="isaac_tasks.leap_cube:LeapCubeEnvCfg",
+        agent_cfg="isaac_tasks.leap_cube:ppo_runner_cfg",
     ),
 }
 
@@ -92,4 +109,4 @@ def make_prior_io(task: str, **overrides):
     entry = task_entry(task)
     if not entry.prior_io:
         raise ValueError(f"task '{task}' has no flow priors")
-    return load_entry_point(entry.prior_io)(make_env_cfg(task, **overrides))
+    return load_entry_point(entry.prior_io)(make_env_cfg(task, **overrides), env_class(task).num_finger_joints)

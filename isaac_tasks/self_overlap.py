@@ -3,7 +3,7 @@
 A cheap stand-in for the exact penetration meter (`isaac_tasks/evaluation/penetration.py`) that a reward
 can afford every control step on any backend. Every collision box of a link (thinner than `min_radius`
 excepted) is filled with spheres as thick as the box is thin, and every capsule with spheres along its
-axis, neighbours at most a diameter apart; the depth of a sphere in a box of another link group is its radius minus its signed distance to
+axis, neighbours at most a diameter apart (a sphere is its own); the depth of a sphere in a box of another link group is its radius minus its signed distance to
 the box. The state's depth is the largest over all such pairs. Parent-child links, which meet at their
 joint by design, are skipped, as by the meter. On the states of grasping policies it follows the meter
 closely (docs/decisions.md).
@@ -51,6 +51,7 @@ class SelfOverlap:
         links: Mapping[str, Sequence[str]],
         device: str | torch.device = "cpu",
         min_radius: float = MIN_SPHERE_RADIUS,
+        exclude: Sequence[tuple[str, str]] = (),
     ):
         ids = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, b): b for bodies in links.values() for b in bodies}
         if -1 in ids:
@@ -79,15 +80,21 @@ class SelfOverlap:
                 for z in np.linspace(-half, half, int(np.ceil(half / radius)) + 1):
                     spheres.append((body, pos + rot @ np.array([0.0, 0.0, z]), radius))
                 boxes.append((body, pos, quat, np.array([radius, radius, half + radius])))
+            elif model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE:
+                spheres.append((body, pos, size[0]))
+                boxes.append((body, pos, quat, np.full(3, size[0])))
             else:
-                raise ValueError(f"link geom {g} is neither a box nor a capsule")
+                raise ValueError(f"link geom {g} is neither a box, a capsule nor a sphere")
 
         # Each pair of links that may overlap (other groups, not parent and child) is tested one way: the
         # spheres of the link with fewer of them against the boxes of the other.
         sphere_count = {body: sum(s[0] == body for s in spheres) for body in ids}
+        excluded = {frozenset(pair) for pair in exclude}
         link_pairs = []
         for a, b in combinations(ids, 2):
             if group[ids[a]] == group[ids[b]] or collision_parent(model, a) == b or collision_parent(model, b) == a:
+                continue
+            if frozenset((ids[a], ids[b])) in excluded:
                 continue
             if sphere_count[b] and (sphere_count[b] < sphere_count[a] or not sphere_count[a]):
                 a, b = b, a

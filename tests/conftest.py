@@ -17,22 +17,25 @@ def grasp_env():
     return make_env("Leap-Grasp-v0", num_envs=24, seed=3)
 
 
-@pytest.fixture(scope="session")
-def priors(tmp_path_factory):
-    """Small untrained flow priors of both variants, by variant name (for mappings, not skill)."""
+def tiny_priors(task: str, folder) -> dict[str, str]:
+    """Small untrained flow priors of every variant of `task`, by variant name (for mappings, not skill)."""
     from agents.flow_matching import FlowPrior
     from isaac_tasks import make_prior_io
 
-    folder = tmp_path_factory.mktemp("priors")
     paths = {}
-    for variant, dims in make_prior_io("Leap-Grasp-v0").variants.items():
+    for variant, dims in make_prior_io(task).variants.items():
         model = FlowPrior(horizon=2, hidden_dims=(32, 32), **dims)
         generator = torch.Generator().manual_seed(0)
         cond = torch.randn(64, dims["cond_dim"], generator=generator)
         model.fit_normalization(cond, 0.3 * torch.randn(64, 2, dims["action_dim"], generator=generator))
         paths[variant] = str(folder / f"{variant}.pt")
-        model.save(paths[variant], {"task": "Leap-Grasp-v0", "variant": variant})
+        model.save(paths[variant], {"task": task, "variant": variant})
     return paths
+
+
+@pytest.fixture(scope="session")
+def priors(tmp_path_factory):
+    return tiny_priors("Leap-Grasp-v0", tmp_path_factory.mktemp("priors"))
 
 
 @pytest.fixture(scope="session")
@@ -55,9 +58,9 @@ def trains_with_runner():
     from isaac_tasks import make_agent_cfg
 
     def train(env, num_steps_per_env: int, iterations: int) -> bool:
-        cfg = make_agent_cfg("Leap-Grasp-v0")
+        cfg = make_agent_cfg(env.cfg.task_id)
         cfg["num_steps_per_env"] = num_steps_per_env
-        runner = PPORunner(env, cfg, task="Leap-Grasp-v0")
+        runner = PPORunner(env, cfg, task=env.cfg.task_id)
         before = [p.clone() for p in runner.alg.get_policy().parameters()]
         runner.learn(num_learning_iterations=iterations)
         return any(not torch.equal(a, b) for a, b in zip(before, runner.alg.get_policy().parameters(), strict=True))

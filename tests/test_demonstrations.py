@@ -266,12 +266,13 @@ def mp4_frames(path: str) -> np.ndarray:
     return np.stack([np.frombuffer(frame, np.uint8).reshape(height, width, 3) for frame in reader])
 
 
-def test_scripted_hand_closes_without_fingers_through_each_other():
+@pytest.mark.parametrize("task", ("Leap-Grasp-v0", "Orca-Grasp-v0"))
+def test_scripted_hand_closes_without_fingers_through_each_other(task):
     from isaac_tasks import make_env
-    from isaac_tasks.leap_grasp.scripted_grasp import STRATEGIES, SYNERGIES, ScriptedGrasp, ScriptedGraspCfg
+    from isaac_tasks.grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg
 
     cfg = ScriptedGraspCfg()
-    env = make_env("Leap-Grasp-v0", num_envs=12, seed=0, action_space="abs_joint")
+    env = make_env(task, num_envs=12, seed=0, action_space="abs_joint")
     script = ScriptedGrasp(env, cfg, torch.Generator().manual_seed(0))
     script.reset(torch.arange(env.num_envs))
     low, high = env.finger_limits.unbind(-1)
@@ -282,19 +283,19 @@ def test_scripted_hand_closes_without_fingers_through_each_other():
         return script.meter.measure(qpos).hand_hand
 
     closing = torch.linspace(0.0, cfg.max_closure, 12)[:, None, None]
-    planned = torch.stack([script._feasible[name] for name in STRATEGIES])
-    assert (overlap((closing * planned).reshape(-1, 16)) <= cfg.max_finger_overlap + 1e-9).all()
+    planned = script._synergies
+    assert (overlap((closing * planned).reshape(-1, env.num_finger_joints)) <= cfg.max_finger_overlap + 1e-9).all()
     # every environment closes one of these synergies
     assert all(any(torch.equal(row, p) for p in planned) for row in script.synergy)
-    # the unrestricted power synergy at full closure would put fingers through each other
-    assert overlap(cfg.max_closure * torch.tensor(SYNERGIES["wrap"])[None]).max() > 0.005
+    if task == "Leap-Grasp-v0":  # the unrestricted LEAP power synergy at full closure puts fingers through each other
+        assert overlap(cfg.max_closure * torch.tensor(env.hand.synergies["wrap"])[None]).max() > 0.005
 
 
 def test_scripted_grasps_lift_every_object_and_never_drive_fingers_through_each_other():
     """Five planned grasps of each of the 12 objects (both families, disturbances on): each object is
     lifted at least once, and no finger target the script sends would overlap fingers in free air."""
     from isaac_tasks import make_env
-    from isaac_tasks.leap_grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg
+    from isaac_tasks.grasp.scripted_grasp import ScriptedGrasp, ScriptedGraspCfg
 
     cfg = ScriptedGraspCfg()
     env = make_env("Leap-Grasp-v0", num_envs=60, seed=0, action_space="abs_joint")

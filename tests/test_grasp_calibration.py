@@ -1,4 +1,4 @@
-"""The demonstrator's calibration by simulation (isaac_tasks/leap_grasp/grasp_calibration.py)."""
+"""The demonstrator's calibration by simulation (isaac_tasks/grasp/grasp_calibration.py)."""
 
 import os
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import torch
 
 from isaac_tasks import make_env
-from isaac_tasks.leap_grasp.grasp_calibration import MIN_HALF_WIDTH, MIN_WEIGHT, calibrate, narrowed, search_box
+from isaac_tasks.grasp.grasp_calibration import MIN_HALF_WIDTH, MIN_WEIGHT, calibrate, narrowed, search_box
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,7 +36,7 @@ def test_calibration_returns_weighted_ranges_for_every_shape_class_of_the_family
 
 def test_tool_refuses_a_shape_class_the_family_does_not_have(tmp_path):
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tools", "calibrate_grasps.py"), "--family", "power", "--num_envs", "12",
+        [sys.executable, os.path.join(ROOT, "tools", "calibrate_grasps.py"), "--task", "Leap-Grasp-v0", "--family", "power", "--num_envs", "12",
          "--rounds", "1", "--shapes", "flat_box", "--out", str(tmp_path / "c.json")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip

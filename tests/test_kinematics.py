@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 
 from assets import kinematics_reference as ref
-from assets.franka_leap import (
+from assets.franka import (
     ARM_JOINT_LIMITS,
     ARM_JOINT_NAMES,
     ARM_KV_PER_KP,
     ARM_READY_POSE,
-    ROBOT_JOINT_NAMES,
-    franka_leap_spec,
+    franka_hand_spec,
 )
 from assets.leap_hand import (
     LEAP_FINGERTIP_BODIES,
+    LEAP_HAND,
     LEAP_FINGERTIP_SITES,
     LEAP_JOINT_LIMITS,
     LEAP_JOINT_NAMES,
@@ -36,7 +36,7 @@ def hand() -> mujoco.MjModel:
 
 @pytest.fixture(scope="module")
 def robot() -> mujoco.MjModel:
-    return franka_leap_spec().compile()
+    return franka_hand_spec(LEAP_HAND).compile()
 
 
 def _set_joints(model: mujoco.MjModel, data: mujoco.MjData, names, values) -> None:
@@ -53,7 +53,7 @@ def test_options_and_actuator_order(model_name: str, request) -> None:
     model = request.getfixturevalue(model_name)
     assert model.opt.timestep == 0.01
     assert model.opt.integrator == mujoco.mjtIntegrator.mjINT_IMPLICITFAST
-    expected = LEAP_JOINT_NAMES if model_name == "hand" else ROBOT_JOINT_NAMES
+    expected = LEAP_JOINT_NAMES if model_name == "hand" else ARM_JOINT_NAMES + LEAP_JOINT_NAMES
     assert [model.actuator(i).name for i in range(model.nu)] == list(expected)
     for i, name in enumerate(expected):
         assert model.actuator_trnid[i, 0] == model.joint(name).id

@@ -8,8 +8,8 @@ import mujoco
 import numpy as np
 import pytest
 
-from assets.franka_leap import ROBOT_JOINT_NAMES
-from assets.leap_hand import PALM, leap_hand_links
+from assets.franka import ARM_JOINT_NAMES
+from assets.leap_hand import LEAP_HAND, LEAP_JOINT_NAMES, PALM
 from assets.objects import object_set
 from isaac_tasks.evaluation.penetration import (
     PenetrationMeter,
@@ -18,8 +18,10 @@ from isaac_tasks.evaluation.penetration import (
     surface_points,
     tessellate,
 )
-from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
-from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
+from isaac_tasks.grasp.grasp_env_cfg import GraspEnvCfg
+from isaac_tasks.grasp.scene import OBJECT_BODY, grasp_scene
+
+ROBOT_JOINTS = ARM_JOINT_NAMES + LEAP_JOINT_NAMES
 
 G = mujoco.mjtGeom
 TOL = 1e-6  # m
@@ -119,11 +121,11 @@ def test_infeasible_threshold():
 @pytest.fixture(scope="module")
 def leap():
     dice = next(o for o in object_set() if o.name == "dice")
-    meter = PenetrationMeter(grasp_scene(dice), leap_hand_links(), OBJECT_BODY, use_kaolin=False)
+    meter = PenetrationMeter(grasp_scene(LEAP_HAND, dice, 0.01), LEAP_HAND.link_groups, OBJECT_BODY, use_kaolin=False)
     m = meter.model
     home = m.qpos0.copy()  # open hand (fingers at 0), object resting on the table
-    adr = {name: int(m.jnt_qposadr[m.joint(name).id]) for name in (*ROBOT_JOINT_NAMES, "object_root")}
-    for name, angle in zip(ROBOT_JOINT_NAMES, LeapGraspEnvCfg().arm_home_pose):
+    adr = {name: int(m.jnt_qposadr[m.joint(name).id]) for name in (*ROBOT_JOINTS, "object_root")}
+    for name, angle in zip(ROBOT_JOINTS, GraspEnvCfg().arm_home_pose):
         home[adr[name]] = angle
     return meter, home, adr, dice
 
@@ -204,7 +206,7 @@ def test_kaolin_matches_cpu(leap):
     meter, home, adr, dice = leap
     state = home.copy()
     state[adr["index_mcp_abd"]], state[adr["middle_mcp_abd"]] = 0.1, -0.1
-    gpu = PenetrationMeter(grasp_scene(dice), leap_hand_links(), OBJECT_BODY, use_kaolin=True)
+    gpu = PenetrationMeter(grasp_scene(LEAP_HAND, dice, 0.01), LEAP_HAND.link_groups, OBJECT_BODY, use_kaolin=True)
     # crossing box edges: the deepest-point depth is positive but below the separating distance
     cpu_depth, gpu_depth = meter.measure(state[None]).hand_hand[0], gpu.measure(state[None]).hand_hand[0]
     assert 0.0 < gpu_depth <= cpu_depth + 1e-4

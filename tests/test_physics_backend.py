@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from isaac_tasks.leap_grasp.scene import OBJECT_BODY
+from isaac_tasks.grasp.scene import OBJECT_BODY
 
 
 def test_site_jacobian_matches_mujoco(grasp_env):

@@ -5,18 +5,20 @@ import numpy as np
 import pytest
 import torch
 
-from assets.leap_hand import LEAP_JOINT_LIMITS, LEAP_JOINT_NAMES, leap_hand_links
+from assets.leap_hand import LEAP_HAND, LEAP_JOINT_LIMITS, LEAP_JOINT_NAMES
 from assets.objects import object_set
 from isaac_tasks import make_env
 from isaac_tasks.evaluation.penetration import PenetrationMeter
-from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
+from isaac_tasks.grasp.scene import OBJECT_BODY, grasp_scene
 from isaac_tasks.self_overlap import SelfOverlap
 
 
 @pytest.fixture(scope="module")
 def hand():
-    meter = PenetrationMeter(grasp_scene(object_set()[0]), leap_hand_links(), OBJECT_BODY, use_kaolin=False)
-    overlap = SelfOverlap(meter.model, leap_hand_links())
+    meter = PenetrationMeter(
+        grasp_scene(LEAP_HAND, object_set()[0], 0.01), LEAP_HAND.link_groups, OBJECT_BODY, use_kaolin=False
+    )
+    overlap = SelfOverlap(meter.model, LEAP_HAND.link_groups)
     m = meter.model
     fingers = np.array([m.jnt_qposadr[m.joint(name).id] for name in LEAP_JOINT_NAMES])
     obj = m.jnt_qposadr[m.joint("object_root").id]
@@ -64,7 +66,7 @@ def test_follows_the_meter_over_random_hands(hand):
 
 
 def test_unknown_link_is_an_error():
-    model = grasp_scene(object_set()[0]).compile()
+    model = grasp_scene(LEAP_HAND, object_set()[0], 0.01).compile()
     with pytest.raises(ValueError, match="lacks a link body"):
         SelfOverlap(model, {"palm": ["palm"], "index": ["no_such_link"]})
 

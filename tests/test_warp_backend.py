@@ -21,7 +21,7 @@ import torch
 pytest.importorskip("mujoco_warp")
 
 from isaac_tasks import make_env, make_env_cfg  # noqa: E402
-from isaac_tasks.leap_grasp.scene import OBJECT_BODY  # noqa: E402
+from isaac_tasks.grasp.scene import OBJECT_BODY  # noqa: E402
 
 NUM_ENVS = 3
 NUM_STEPS = 10  # control steps of 5 physics steps each

@@ -1,8 +1,8 @@
-"""Penetration-meter throughput on the CPU: LEAP hand states evaluated per second.
+"""Penetration-meter throughput on the CPU: hand states of a grasping task evaluated per second.
 
-    python tools/benchmark_penetration.py --num_states 2000 --out result.json
+    python tools/benchmark_penetration.py --task Leap-Grasp-v0 --num_states 2000 --out result.json
 
-States of the LEAP grasp scene: the arm at the task's home pose, fingers uniform within their joint
+States of the task's grasp scene: the arm at the task's home pose, the hand's joints uniform within their
 limits, the object resting on the table. Exact CPU path, one thread.
 """
 
@@ -15,17 +15,17 @@ import cli
 
 import numpy as np
 
-from assets.franka_leap import ARM_JOINT_NAMES
-from assets.leap_hand import LEAP_JOINT_LIMITS, LEAP_JOINT_NAMES
+from assets.franka import ARM_JOINT_NAMES
 from assets.objects import object_set
-from assets.leap_hand import leap_hand_links
+from isaac_tasks import TASKS, env_class, make_env_cfg
 from isaac_tasks.evaluation.penetration import PenetrationMeter
-from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
-from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
+from isaac_tasks.grasp.scene import OBJECT_BODY, grasp_scene
 
 
 def main() -> None:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    grasping = [task for task, entry in TASKS.items() if entry.scripted_policy]
+    parser.add_argument("--task", required=True, choices=grasping, help="a grasping task")
     parser.add_argument("--num_states", type=cli.positive_int, default=2000)
     parser.add_argument("--object", default="bottle", help="object name from assets/objects.py")
     parser.add_argument("--seed", type=cli.non_negative_int, default=0)
@@ -35,13 +35,15 @@ def main() -> None:
     if args.object not in objects:
         raise ValueError(f"unknown object '{args.object}', one of: {', '.join(objects)}")
 
-    meter = PenetrationMeter(grasp_scene(objects[args.object]), leap_hand_links(), OBJECT_BODY, use_kaolin=False)
+    hand, cfg = env_class(args.task).hand, make_env_cfg(args.task)
+    scene = grasp_scene(hand, objects[args.object], cfg.sim_dt)
+    meter = PenetrationMeter(scene, hand.link_groups, OBJECT_BODY, hand.overlap_exclude, use_kaolin=False)
     m = meter.model
     states = np.repeat(m.qpos0[None], args.num_states, axis=0)
-    for name, angle in zip(ARM_JOINT_NAMES, LeapGraspEnvCfg().arm_home_pose):
+    for name, angle in zip(ARM_JOINT_NAMES, cfg.arm_home_pose):
         states[:, m.jnt_qposadr[m.joint(name).id]] = angle
-    fingers = [m.jnt_qposadr[m.joint(name).id] for name in LEAP_JOINT_NAMES]
-    low, high = LEAP_JOINT_LIMITS.T
+    fingers = [m.jnt_qposadr[m.joint(name).id] for name in hand.joint_names]
+    low, high = hand.joint_limits.T
     states[:, fingers] = np.random.default_rng(args.seed).uniform(low, high, (args.num_states, len(fingers)))
 
     meter.measure(states[:10])  # warm up
@@ -50,7 +52,7 @@ def main() -> None:
     depth = meter.measure(states)
     elapsed = time.perf_counter() - tic
     result = {
-        "scene": f"Leap-Grasp ({args.object})",
+        "scene": f"{args.task} ({args.object})",
         "path": "cpu (mj_geomDistance)",
         "num_states": args.num_states,
         "states_per_s": args.num_states / elapsed,

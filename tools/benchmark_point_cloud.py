@@ -74,7 +74,9 @@ def measure(args, num_envs: int) -> dict:
 
 def main() -> None:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--teacher", type=cli.existing_file, required=True, help="a Leap-Grasp-v0 policy checkpoint")
+    parser.add_argument(
+        "--teacher", type=cli.existing_file, required=True, help="a teacher policy checkpoint of a grasping task"
+    )
     parser.add_argument("--num_envs", type=cli.positive_int, nargs="+", default=[64, 256])
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=0)
     parser.add_argument("--repeats", type=cli.positive_int, default=10)

@@ -1,9 +1,10 @@
 """Calibrate the scripted demonstrator's palm-pose ranges per strategy and object shape by simulation.
 
-    python tools/calibrate_grasps.py --family pinch --num_envs 480 --rounds 4 --out calibration_pinch.json
+    python tools/calibrate_grasps.py --task Leap-Grasp-v0 --family pinch --num_envs 480 --rounds 4 --out calib.json
 
 Prints the success of every round and writes the ranges, keyed "<strategy>/<shape>" as
-`ScriptedGraspCfg.strategies` takes them (isaac_tasks/leap_grasp/grasp_calibration.py).
+`ScriptedGraspCfg.strategies` takes them (isaac_tasks/grasp/grasp_calibration.py), in the LEAP hand's lengths
+(the demonstrator scales them by the hand's `grasp_scale`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import argparse
 
 import cli
 
-from isaac_tasks import make_env
-from isaac_tasks.leap_grasp.grasp_calibration import calibrate
+from isaac_tasks import TASKS, make_env
+from isaac_tasks.grasp.grasp_calibration import calibrate
 
 
 def main() -> None:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    grasping = [task for task, entry in TASKS.items() if entry.scripted_policy]
+    parser.add_argument("--task", required=True, choices=grasping, help="a task with a scripted demonstrator")
     parser.add_argument("--family", choices=("pinch", "power"), required=True)
     parser.add_argument("--num_envs", type=cli.positive_int, default=480)
     parser.add_argument(
@@ -32,7 +35,7 @@ def main() -> None:
     parser.add_argument("--out", type=cli.output_file, required=True, help="JSON file to write")
     args = parser.parse_args()
     env = make_env(
-        "Leap-Grasp-v0",
+        args.task,
         num_envs=args.num_envs,
         seed=args.seed,
         num_threads=args.num_threads,

@@ -6,7 +6,7 @@ Writes report.json, report.md and PNG plots to --out (all at once, when every ev
 Episodes run with the task's external disturbances, as it trains (random torques on every joint every 2 to
 5 steps; `--disturbance_scale` scales them, 0 turns them off); the robustness sweep then repeats the
 evaluation at each scale of the task's nominal disturbance torques. Where the task measures penetration
-(Leap-Grasp-v0), each episode's deepest finger-finger and hand-object depths are reported; an episode
+(the grasping tasks), each episode's deepest finger-finger and hand-object depths are reported; an episode
 whose fingers penetrate each other deeper than 0.5 cm is infeasible (paper 000, A.2.3).
 `isaac_tasks/evaluation/report.py` does the work.
 """

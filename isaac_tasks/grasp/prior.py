@@ -1,5 +1,5 @@
-"""What the flow priors of `Leap-Grasp-v0` see and predict (paper 000, A.2.2): the task side of
-`agents.prior_data.PriorIO`.
+"""What the flow priors of the grasping task see and predict (paper 000, A.2.2): the task side of
+`agents.prior_data.PriorIO`. Sizes below are the LEAP hand's (16 joints); other hands scale them.
 
 - `hand`: conditioned on the 16 finger joint positions, predicts finger targets (16 per step).
 - `hand_arm`: conditioned on the object pose, the object's geometry and the robot's proprioception
@@ -18,21 +18,21 @@ from __future__ import annotations
 
 import torch
 
+from assets.franka import ARM_JOINT_NAMES
 from assets.objects import GEOMETRY_DIM
-from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
+from isaac_tasks.grasp.grasp_env_cfg import GraspEnvCfg
 from isaac_tasks.math import axis_angle_from_quat, quat_from_axis_angle
-
-NUM_FINGERS = 16
 
 
 class GraspPriorIO:
-    variants = {
-        "hand": {"action_dim": NUM_FINGERS, "cond_dim": NUM_FINGERS},
-        "hand_arm": {"action_dim": 23, "cond_dim": 7 + GEOMETRY_DIM + 23 + 23},
-    }
-
-    def __init__(self, cfg: LeapGraspEnvCfg):
+    def __init__(self, cfg: GraspEnvCfg, num_fingers: int):
         self.rotation_limit = cfg.arm_rotation_limit
+        self.num_fingers = num_fingers
+        joints = len(ARM_JOINT_NAMES) + num_fingers
+        self.variants = {
+            "hand": {"action_dim": num_fingers, "cond_dim": num_fingers},
+            "hand_arm": {"action_dim": 3 + 4 + num_fingers, "cond_dim": 7 + GEOMETRY_DIM + 2 * joints},
+        }
 
     def drives_arm(self, variant: str) -> bool:
         return variant == "hand_arm"
@@ -43,12 +43,11 @@ class GraspPriorIO:
             return " (made before the object geometry joined the condition: retrain it with tools/train_prior.py)"
         return ""
 
-    @staticmethod
-    def condition(variant, joint_pos, joint_vel, object_pose, object_geometry) -> torch.Tensor:
+    def condition(self, variant, joint_pos, joint_vel, object_pose, object_geometry) -> torch.Tensor:
         """(N, cond_dim) from joint positions and velocities (N, 23), the object pose (N, 7: pos, quat) and the
         object geometry (N, 8). The hand prior sees only the finger joints."""
         if variant == "hand":
-            return joint_pos[:, -NUM_FINGERS:]
+            return joint_pos[:, -self.num_fingers :]
         return torch.cat((object_pose, object_geometry.to(object_pose.dtype), joint_pos, joint_vel), dim=-1)
 
     def env_condition(self, variant: str, env) -> torch.Tensor:
@@ -64,7 +63,7 @@ class GraspPriorIO:
     def prior_action(self, variant: str, task_action: torch.Tensor) -> torch.Tensor:
         """Task actions (..., 22: arm delta pose in [-1, 1], finger targets) in the prior's action space."""
         if variant == "hand":
-            return task_action[..., -NUM_FINGERS:]
+            return task_action[..., -self.num_fingers :]
         rotation = quat_from_axis_angle(task_action[..., 3:6] * self.rotation_limit)
         return torch.cat((task_action[..., :3], rotation, task_action[..., 6:]), dim=-1)
 

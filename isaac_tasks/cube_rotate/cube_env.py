@@ -1,4 +1,7 @@
-"""`Orca-Cube-Rotate-v0`: the ORCA hand, palm down, spins a 45 mm cube about the vertical axis.
+"""The cube-rotation task: a hand, palm down, spins a cube about the vertical axis.
+
+The hand is data (assets/hands.py): each task id subclasses `CubeRotateEnv` with its `hand` and its config
+with the cube for that hand (isaac_tasks/orca_cube/, isaac_tasks/leap_cube/).
 
 A kinematic platform holds the cube for the first seconds and then drops away; the commanded spin rate
 is resampled every 8 to 12 s. Actions are joint targets scaled to the joint limits and smoothed by an
@@ -13,14 +16,13 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
-from assets.orca_hand import FRICTION, ORCA_FINGERTIP_SITES, ORCA_JOINT_NAMES, ORCA_LINK_BODIES
+from assets.hands import Hand
 from isaac_tasks.base_env import BaseEnv
 from isaac_tasks.math import quat_from_yaw
-from isaac_tasks.orca_cube import metrics, rewards
-from isaac_tasks.orca_cube.orca_cube_env_cfg import OrcaCubeEnvCfg
-from isaac_tasks.orca_cube.scene import (
+from isaac_tasks.cube_rotate import metrics, rewards
+from isaac_tasks.cube_rotate.cube_env_cfg import CubeRotateEnvCfg
+from isaac_tasks.cube_rotate.scene import (
     CUBE_BODY,
-    CUBE_XY,
     PLATFORM_BODY,
     VIDEO_CAMERAS,
     cube_scene,
@@ -33,31 +35,35 @@ from isaac_tasks.physics.interface import SceneQueries
 GRAVITY = -9.81
 
 
-class OrcaCubeEnv(BaseEnv):
-    cfg: OrcaCubeEnvCfg
+class CubeRotateEnv(BaseEnv):
+    """A task id's subclass sets `hand`."""
+
+    cfg: CubeRotateEnvCfg
+    hand: Hand
     video_cameras = VIDEO_CAMERAS
     primary_metric = "rotation_turns"
 
-    def __init__(self, cfg: OrcaCubeEnvCfg):
+    def __init__(self, cfg: CubeRotateEnvCfg):
         cfg.validate()
+        hand = self.hand
         queries = SceneQueries(
-            joints=ORCA_JOINT_NAMES,
+            joints=hand.joint_names,
             bodies=(CUBE_BODY,),
-            sites=ORCA_FINGERTIP_SITES,
+            sites=hand.fingertip_sites,
             free_bodies=(CUBE_BODY,),
             kinematic_bodies=(PLATFORM_BODY,),
         )
-        scene = cube_scene(cfg.cube_size, cfg.cube_mass)
+        scene = cube_scene(hand, cfg.cube_size, cfg.cube_mass, cfg.cube_xy, cfg.sim_dt)
         physics = make_backend(
             cfg.backend, [scene], np.zeros(cfg.num_envs, dtype=np.int64), queries, cfg.num_threads, cfg.device
         )
         super().__init__(cfg, physics)
 
-        n, j, device = self.num_envs, len(ORCA_JOINT_NAMES), self.device
+        n, j, device = self.num_envs, hand.num_joints, self.device
         self.num_actions = j
         self.joint_limits = physics.joint_limits.to(device)
-        self.cube_origin = torch.tensor([*CUBE_XY, cube_start_height(cfg.cube_size)], device=device)
-        self.platform_up = torch.tensor(platform_support_pos(cfg.cube_size), device=device)
+        self.cube_origin = torch.tensor([*cfg.cube_xy, cube_start_height(cfg.cube_size)], device=device)
+        self.platform_up = torch.tensor(platform_support_pos(cfg.cube_size, cfg.cube_xy), device=device)
         self.platform_quat = torch.tensor([1.0, 0.0, 0.0, 0.0], device=device).expand(n, 4)  # never turns
         self.support_steps = round(cfg.platform_support_s / self.step_dt)
 
@@ -87,8 +93,10 @@ class OrcaCubeEnv(BaseEnv):
         """Startup: link friction and mass scales, per environment and link."""
         r, n = self.cfg.randomization, self.num_envs
         everyone = torch.arange(n, device=self.device)
-        for body in ORCA_LINK_BODIES:
-            self.physics.set_friction(everyone, body, FRICTION[0] * self._uniform(*r.link_friction_scale, n))
+        for body in self.hand.link_bodies:
+            self.physics.set_friction(
+                everyone, body, self.hand.link_friction * self._uniform(*r.link_friction_scale, n)
+            )
             self.physics.scale_mass(everyone, body, self._uniform(*r.link_mass_scale, n))
 
     def _randomize_reset(self, env_ids: torch.Tensor) -> None:

@@ -6,15 +6,18 @@ import mujoco
 import numpy as np
 import torch
 
-from assets.leap_hand import leap_hand_links
 from isaac_tasks.evaluation.penetration import PenetrationMeter
-from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
+from isaac_tasks.grasp.scene import OBJECT_BODY, grasp_scene
 
 
 def grasp_penetration(env):
     """A function of `env` giving (N,) finger-finger and hand-object depths (m) of its current state, one
     meter per object."""
-    meters = [PenetrationMeter(grasp_scene(obj), leap_hand_links(), OBJECT_BODY) for obj in env.objects]
+    hand = env.hand
+    meters = [
+        PenetrationMeter(grasp_scene(hand, obj, env.cfg.sim_dt), hand.link_groups, OBJECT_BODY, hand.overlap_exclude)
+        for obj in env.objects
+    ]
     model = meters[0].model
     joints = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name) for name in env.physics.queries.joints]
     joint_adr = model.jnt_qposadr[joints]

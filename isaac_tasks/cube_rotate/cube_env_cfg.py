@@ -1,4 +1,4 @@
-"""Every number of `Orca-Cube-Rotate-v0` (SPEC section 7; paper 003, Appendix B.4).
+"""Every number of the cube-rotation task, as `Orca-Cube-Rotate-v0` runs it (SPEC section 7; paper 003, B.4).
 
 Where the paper is silent (reward kernels, perturbation sizes) the choice is ours, in docs/decisions.md.
 """
@@ -75,13 +75,14 @@ class RandomizationCfg:
 
 
 @dataclass(kw_only=True)
-class OrcaCubeEnvCfg(BaseEnvCfg):
+class CubeRotateEnvCfg(BaseEnvCfg):
     sim_dt: float = 1.0 / 120.0  # 120 Hz
     decimation: int = 6  # 20 Hz control
     episode_length_s: float = 32.0
 
-    cube_size: float = 0.045  # m, edge
+    cube_size: float = 0.045  # m, edge (the ORCA hand's; each hand's task config sets its own)
     cube_mass: float = 0.06  # kg
+    cube_xy: tuple[float, float] = (0.03, 0.0)  # m, the cube's centre under the palm site, towards the fingers
     platform_support_s: float = 6.0
     platform_retract_speed: float = 0.2  # m/s, straight down once the support phase ends
     platform_retract_distance: float = 0.1  # m

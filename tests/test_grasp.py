@@ -1,12 +1,21 @@
-"""Leap-Grasp-v0: resets, reward terms, success detection and stability on the real physics."""
+"""The grasping task with either hand (Leap-Grasp-v0, Orca-Grasp-v0): resets, reward terms, success detection
+and stability on the real physics."""
 
 import dataclasses
 
+import pytest
 import torch
 
 from isaac_tasks import make_env, make_env_cfg
-from isaac_tasks.leap_grasp import rewards
+from isaac_tasks.grasp import rewards
 from isaac_tasks.action_spaces import action_space_class
+
+TASKS = ("Leap-Grasp-v0", "Orca-Grasp-v0")
+
+
+@pytest.fixture(scope="module", params=TASKS)
+def grasp_env(request):
+    return make_env(request.param, num_envs=24, seed=3)
 
 
 def test_reset_distributions_within_ranges(grasp_env):
@@ -107,14 +116,15 @@ def test_action_spaces_give_valid_finger_targets(grasp_env):
     env = grasp_env
     for name in ("abs_joint", "rel_joint"):
         space = action_space_class(env.action_spaces, name)(env)
-        assert space.num_actions == 22, name
+        assert space.num_actions == 6 + len(env.hand.joint_names), name
         arm, fingers = space(10 * torch.randn(env.num_envs, space.num_actions))
         assert arm.abs().max() <= 1.0
         assert (fingers >= env.finger_limits[:, 0] - 1e-6).all() and (fingers <= env.finger_limits[:, 1] + 1e-6).all()
 
 
-def test_stable_under_random_actions():
-    env = make_env("Leap-Grasp-v0", num_envs=16, seed=1, arm_disturbance_torque=5.0)
+@pytest.mark.parametrize("task", TASKS)
+def test_stable_under_random_actions(task):
+    env = make_env(task, num_envs=16, seed=1, arm_disturbance_torque=5.0)
     generator = torch.Generator().manual_seed(0)
     episodes = 0
     for _ in range(2000):
@@ -140,16 +150,18 @@ def test_a_diverged_environment_is_reset_counted_and_scores_nothing():
     assert env.episode_length_buf[1] == 0  # reset to a new episode
 
 
-def test_palm_reaches_every_commanded_pose_over_the_table():
+@pytest.mark.parametrize("task", TASKS)
+def test_palm_reaches_every_commanded_pose_over_the_table(task):
     """The arm's servos and the differential IK bring the palm to a palm-down pose at any wrist yaw
     (before the arm's damping was lightened, the wrist could not turn and the palm drifted away)."""
     from isaac_tasks.math import axis_angle_from_quat, quat_conjugate, quat_from_yaw, quat_mul
 
-    env = make_env("Leap-Grasp-v0", num_envs=16, seed=0, action_space="abs_joint", disturbance_scale=1.0)
+    env = make_env(task, num_envs=16, seed=0, action_space="abs_joint", disturbance_scale=1.0)
     env.reset()
     n = env.num_envs
     target_quat = quat_mul(quat_from_yaw(torch.linspace(-1.5, 1.5, n)), torch.tensor([0.0, 1.0, 0.0, 0.0]).expand(n, 4))
-    fingers_open = -torch.ones(n, 16)
+    low, high = env.finger_limits.unbind(-1)
+    fingers_open = (2 * (0 - low) / (high - low) - 1).expand(n, -1)  # every hand joint at 0 (ORCA's wrist straight)
     for _ in range(60):
         s = env.physics.state
         target = env.object_start_pos + torch.tensor([0.0, 0.0, 0.15])
@@ -158,4 +170,5 @@ def test_palm_reaches_every_commanded_pose_over_the_table():
         rotation = rotation_error / env.cfg.arm_rotation_limit
         env.step(torch.cat((position.clamp(-1, 1), rotation.clamp(-1, 1), fingers_open), dim=-1))
     assert (target - s.site_pos[:, 0]).norm(dim=-1).max() < 0.02
-    assert rotation_error.norm(dim=-1).max() < 0.05
+    # the ORCA palm hangs on its wrist servo (2 N m/rad) under its fingers' weight and the disturbances
+    assert rotation_error.norm(dim=-1).max() < (0.1 if task == "Orca-Grasp-v0" else 0.05)

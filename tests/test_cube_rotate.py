@@ -1,4 +1,5 @@
-"""Orca-Cube-Rotate-v0: platform, commands, reward terms, randomization, metrics, stability."""
+"""The cube-rotation task with either hand (Orca-Cube-Rotate-v0, Leap-Cube-Rotate-v0): platform, commands, reward
+terms, randomization, metrics, stability."""
 
 import math
 
@@ -6,16 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from assets.orca_hand import FRICTION, ORCA_LINK_BODIES
+from assets.orca_hand import ORCA_HAND
 from isaac_tasks import make_env, make_env_cfg
 from isaac_tasks.math import quat_from_yaw
-from isaac_tasks.orca_cube import metrics, rewards
-from isaac_tasks.orca_cube.scene import CUBE_BODY
+from isaac_tasks.cube_rotate import metrics, rewards
+from isaac_tasks.cube_rotate.scene import CUBE_BODY
 
 
-@pytest.fixture(scope="module")
-def cube_env():
-    return make_env("Orca-Cube-Rotate-v0", num_envs=12, seed=5)
+TASKS = ("Orca-Cube-Rotate-v0", "Leap-Cube-Rotate-v0")
+
+
+@pytest.fixture(scope="module", params=TASKS)
+def cube_env(request):
+    return make_env(request.param, num_envs=12, seed=5)
 
 
 def test_platform_holds_the_cube_for_six_seconds_then_releases(cube_env):
@@ -87,7 +91,17 @@ def test_randomized_parameters_inside_their_ranges(cube_env):
     model, batch = physics.model, physics.batch
     kp = batch.expand("actuator_gainprm")[:, physics._actuator, 0] / physics._nominal_kp
     assert kp.min() >= r.stiffness_scale[0] - 1e-9 and kp.max() <= r.stiffness_scale[1] + 1e-9 and kp.std() > 0
-    damping = batch.expand("dof_damping")[:, physics._dof_adr] / physics._nominal_damping
+    # damping lives in the joints (ORCA) or in the servos (LEAP's kv): either is scaled
+    passive, servo = physics._nominal_damping > 0, physics._nominal_kv > 0
+    kv = -batch.expand("actuator_biasprm")[:, physics._actuator, 2]
+    damping = np.concatenate(
+        (
+            batch.expand("dof_damping")[:, physics._dof_adr][:, passive] / physics._nominal_damping[passive],
+            kv[:, servo] / physics._nominal_kv[servo],
+        ),
+        axis=1,
+    )
+    assert damping.size
     assert damping.min() >= r.damping_scale[0] - 1e-9 and damping.max() <= r.damping_scale[1] + 1e-9
     limits = batch.expand("jnt_range")[:, physics._joint] - env.joint_limits.numpy()
     assert np.abs(limits).max() <= r.joint_limit_noise + 1e-6 and np.abs(limits).max() > 0
@@ -99,10 +113,10 @@ def test_randomized_parameters_inside_their_ranges(cube_env):
     assert mass.min() >= r.cube_mass_scale[0] - 1e-9 and mass.max() <= r.cube_mass_scale[1] + 1e-9
     gravity = batch.expand("opt.gravity")
     assert np.abs(gravity[:, :2]).max() == 0 and np.abs(gravity[:, 2] + 9.81).max() < 5 * r.gravity_noise_std
-    for body in ORCA_LINK_BODIES:
+    for body in env.hand.link_bodies:
         b = model.body(body).id
         geoms = np.flatnonzero(model.geom_bodyid == b)
-        link_friction = batch.expand("geom_friction")[:, geoms, 0] / FRICTION[0]
+        link_friction = batch.expand("geom_friction")[:, geoms, 0] / env.hand.link_friction
         assert link_friction.min() >= r.link_friction_scale[0] and link_friction.max() <= r.link_friction_scale[1]
         link_mass = batch.expand("body_mass")[:, b] / model.body_mass[b]
         assert link_mass.min() >= r.link_mass_scale[0] - 1e-9 and link_mass.max() <= r.link_mass_scale[1] + 1e-9
@@ -145,8 +159,9 @@ def test_bad_randomization_is_refused():
         cfg.validate()
 
 
-def test_stable_under_random_actions():
-    env = make_env("Orca-Cube-Rotate-v0", num_envs=16, seed=2)
+@pytest.mark.parametrize("task", TASKS)
+def test_stable_under_random_actions(task):
+    env = make_env(task, num_envs=16, seed=2)
     generator = torch.Generator().manual_seed(0)
     for _ in range(1500):
         obs, reward, _, _ = env.step(2 * torch.rand(16, env.num_actions, generator=generator) - 1)
@@ -155,22 +170,24 @@ def test_stable_under_random_actions():
     assert env.diverged_resets == 0
 
 
-def _pinch_and_release(spec) -> float:
-    """Height (m) the cube has lost 3 s after the platform left it, pinched between thumb and little finger."""
+def _close_and_release(task: str, targets: np.ndarray, soft_contacts: bool = False) -> float:
+    """Height (m) the task's cube has lost 3 s after the platform left it, with the hand closed on `targets`."""
     import mujoco
 
-    from assets.orca_hand import ORCA_JOINT_LIMITS, ORCA_JOINT_NAMES
-    from isaac_tasks.orca_cube.scene import CUBE_XY, cube_start_height, platform_support_pos
+    from isaac_tasks import env_class, make_env_cfg
+    from isaac_tasks.cube_rotate.scene import cube_scene, cube_start_height, platform_support_pos
 
+    hand, cfg = env_class(task).hand, make_env_cfg(task)
+    spec = cube_scene(hand, cfg.cube_size, cfg.cube_mass, cfg.cube_xy, cfg.sim_dt)
+    if soft_contacts:  # MuJoCo's defaults
+        spec.option.cone, spec.option.impratio = mujoco.mjtCone.mjCONE_PYRAMIDAL, 1.0
     model = spec.compile()
     data = mujoco.MjData(model)
-    closed = [f"{finger}_{joint}" for finger in ("index", "middle", "ring", "pinky") for joint in ("mcp", "pip")]
-    closed += ["thumb_mcp", "thumb_dip"]
-    targets = np.clip([1.0 if name in closed else 0.0 for name in ORCA_JOINT_NAMES], *ORCA_JOINT_LIMITS.T)
+    targets = np.clip(targets, *hand.joint_limits.T)
     cube = model.jnt_qposadr[model.joint("cube_root").id]
-    start = cube_start_height(0.045)
-    data.qpos[cube : cube + 3] = (*CUBE_XY, start)
-    platform = np.array(platform_support_pos(0.045))
+    start = cube_start_height(cfg.cube_size)
+    data.qpos[cube : cube + 3] = (*cfg.cube_xy, start)
+    platform = np.array(platform_support_pos(cfg.cube_size, cfg.cube_xy))
     for step in range(round(5.0 / model.opt.timestep)):
         t = step * model.opt.timestep
         data.ctrl[: len(targets)] = np.clip((t - 0.2) / 0.6, 0.0, 1.0) * targets  # close over 0.6 s
@@ -180,12 +197,17 @@ def _pinch_and_release(spec) -> float:
 
 
 def test_a_pinch_holds_the_cube_without_the_platform():
-    from isaac_tasks.orca_cube.scene import cube_scene
+    """Each hand can hold its cube palm down with the published servo gains: ORCA between thumb and fingers, LEAP
+    with its power synergy closed a little past it (its pinch lets the 60 mm cube slip out)."""
+    from assets.leap_hand import LEAP_HAND
 
-    assert _pinch_and_release(cube_scene(0.045, 0.06)) < 0.02
-    soft = cube_scene(0.045, 0.06)  # MuJoCo's default cones: the same pinch lets the cube slide out
-    soft.option.cone, soft.option.impratio = 0, 1.0  # mjCONE_PYRAMIDAL
-    assert _pinch_and_release(soft) > 0.06
+    closed = [f"{finger}_{joint}" for finger in ("index", "middle", "ring", "pinky") for joint in ("mcp", "pip")]
+    closed += ["thumb_mcp", "thumb_dip"]
+    orca = np.array([1.0 if name in closed else 0.0 for name in ORCA_HAND.joint_names])
+    assert _close_and_release("Orca-Cube-Rotate-v0", orca) < 0.02
+    # under MuJoCo's default (pyramidal) cones the same pinch lets the cube slide out
+    assert _close_and_release("Orca-Cube-Rotate-v0", orca, soft_contacts=True) > 0.06
+    assert _close_and_release("Leap-Cube-Rotate-v0", 1.1 * np.array(LEAP_HAND.synergies["wrap"])) < 0.02
 
 
 def test_the_drop_penalty_is_paid_once_on_the_drop_and_off_by_default():

@@ -1,10 +1,11 @@
-"""The grasping scene: Franka + LEAP at the origin, a table in front, one object per environment."""
+"""The grasping scene: a Franka arm with a hand at the origin, a table in front, one object per environment."""
 
 from __future__ import annotations
 
 import mujoco
 
-from assets.franka_leap import franka_leap_spec
+from assets.franka import franka_hand_spec
+from assets.hands import Hand
 from assets.objects import ObjectSpec
 
 OBJECT_BODY = "object"
@@ -33,9 +34,9 @@ _SHAPES = {
 }
 
 
-def grasp_scene(obj: ObjectSpec) -> mujoco.MjSpec:
-    """Robot, table and `obj` resting on the table in front of the robot."""
-    spec = franka_leap_spec()
+def grasp_scene(hand: Hand, obj: ObjectSpec, timestep: float) -> mujoco.MjSpec:
+    """Arm with `hand`, table and `obj` resting on the table in front of the robot."""
+    spec = franka_hand_spec(hand, timestep)
     spec.worldbody.add_geom(
         name="table",
         type=mujoco.mjtGeom.mjGEOM_BOX,

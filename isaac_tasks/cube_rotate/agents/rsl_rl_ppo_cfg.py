@@ -1,11 +1,11 @@
-"""Teacher PPO of `Orca-Cube-Rotate-v0`: paper 003, Table IV and B.4 e."""
+"""Teacher PPO of the cube-rotation task: paper 003, Table IV and B.4 e."""
 
 from __future__ import annotations
 
 
-def ppo_runner_cfg() -> dict:
+def ppo_runner_cfg(experiment_name: str) -> dict:
     return {
-        "experiment_name": "orca_cube_rotate",
+        "experiment_name": experiment_name,
         "run_name": "",
         "num_steps_per_env": 24,
         "max_iterations": 10000,

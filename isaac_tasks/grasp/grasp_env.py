@@ -1,4 +1,7 @@
-"""`Leap-Grasp-v0`: a Franka arm with a LEAP hand grasps an object from a table and lifts it.
+"""The grasping task: a Franka arm with a hand grasps an object from a table and lifts it.
+
+The hand is data (assets/hands.py): each task id subclasses `GraspEnv` with its `hand` (isaac_tasks/leap_grasp/,
+isaac_tasks/orca_grasp/); everything below reads the hand's fields.
 
 Arm: 6D delta pose of the palm per step through damped-least-squares differential IK onto the arm's
 position servos. Fingers: joint targets from the chosen action space. Privileged observations; an
@@ -12,69 +15,82 @@ import numpy as np
 import torch
 from tensordict import TensorDict
 
-from assets.franka_leap import ROBOT_JOINT_NAMES
-from assets.leap_hand import LEAP_FINGERTIP_BODIES, LEAP_FINGERTIP_SITES, LEAP_PALM_BODY, leap_hand_links
 from agents.demonstrations import DemoFormat
+from assets.franka import ARM_JOINT_NAMES
+from assets.hands import Hand
 from assets.objects import GEOMETRY_DIM, GRASP_TYPES, SHAPES, object_set
 from isaac_tasks.action_spaces import action_space_class
 from isaac_tasks.base_env import BaseEnv
-from isaac_tasks.leap_grasp import rewards
-from isaac_tasks.leap_grasp.action_spaces import ACTION_SPACES
-from isaac_tasks.leap_grasp.leap_grasp_env_cfg import LeapGraspEnvCfg
-from isaac_tasks.leap_grasp.penetration import grasp_penetration
-from isaac_tasks.leap_grasp.prior import GraspPriorIO
-from isaac_tasks.leap_grasp.scene import OBJECT_BODY, VIDEO_CAMERAS, grasp_scene
+from isaac_tasks.grasp import rewards
+from isaac_tasks.grasp.action_spaces import ACTION_SPACES
+from isaac_tasks.grasp.grasp_env_cfg import GraspEnvCfg
+from isaac_tasks.grasp.penetration import grasp_penetration
+from isaac_tasks.grasp.prior import GraspPriorIO
+from isaac_tasks.grasp.scene import OBJECT_BODY, VIDEO_CAMERAS, grasp_scene
 from isaac_tasks.math import quat_from_yaw
 from isaac_tasks.physics import make_backend
 from isaac_tasks.physics.interface import SceneQueries
 from isaac_tasks.self_overlap import INFEASIBLE_OVERLAP, SelfOverlap
 
-NUM_ARM_JOINTS = 7
-PALM_SITE = "palm"
+NUM_ARM_JOINTS = len(ARM_JOINT_NAMES)
 
 
-class LeapGraspEnv(BaseEnv):
-    cfg: LeapGraspEnvCfg
+def grasp_demo_format(hand: Hand) -> DemoFormat:
+    """What demonstrations of grasping with `hand` hold per step (sizes for the LEAP hand's 16 joints)."""
+    joints, tips = NUM_ARM_JOINTS + hand.num_joints, len(hand.fingertip_sites)
+    return DemoFormat(
+        obs={
+            "joint_pos": joints,  # 7 arm + 16 finger joint positions (rad)
+            "joint_vel": joints,
+            "joint_targets": joints,  # the position targets sent to the servos this step (arm from IK)
+            "palm_pos": 3,
+            "palm_quat": 4,  # (w, x, y, z)
+            "object_pos": 3,
+            "object_quat": 4,
+            "fingertip_contact": tips,  # each fingertip (the hand's order) touching the object
+            "object_geometry": GEOMETRY_DIM,  # `object_geometry`, constant over an episode
+        },
+        num_actions=6 + hand.num_joints,  # arm delta pose in [-1, 1] (x the per-step limits), finger targets (rad)
+        state_dim=2 * joints + 3 + 4 + 3 + 3,  # `privileged_state`
+        families=GRASP_TYPES,
+    )
+
+
+class GraspEnv(BaseEnv):
+    """A task id's subclass sets `hand`; the hand's sizes follow from it."""
+
+    cfg: GraspEnvCfg
+    hand: Hand
     video_cameras = VIDEO_CAMERAS
     primary_metric = "success_rate"
     action_spaces = ACTION_SPACES
     comparison_split = ("grasp_type", GRASP_TYPES)  # Table 1: a policy per grasp family
     num_arm_actions = 6  # delta end-effector pose: translation, axis-angle rotation, in units of the step limits
-    num_finger_joints = 16
-    demo_format = DemoFormat(
-        obs={
-            "joint_pos": 23,  # 7 arm + 16 finger joint positions (rad)
-            "joint_vel": 23,
-            "joint_targets": 23,  # the position targets sent to the servos this step (arm from IK)
-            "palm_pos": 3,
-            "palm_quat": 4,  # (w, x, y, z)
-            "object_pos": 3,
-            "object_quat": 4,
-            "fingertip_contact": 4,  # index, middle, ring, thumb touching the object
-            "object_geometry": GEOMETRY_DIM,  # `object_geometry`, constant over an episode
-        },
-        num_actions=6 + 16,  # arm delta pose in [-1, 1] (x the per-step limits), absolute finger targets (rad)
-        state_dim=23 + 23 + 3 + 4 + 3 + 3,  # `privileged_state`
-        families=GRASP_TYPES,
-    )
 
-    def __init__(self, cfg: LeapGraspEnvCfg):
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.num_finger_joints = cls.hand.num_joints
+        cls.demo_format = grasp_demo_format(cls.hand)
+
+    def __init__(self, cfg: GraspEnvCfg):
         cfg.validate()
+        hand = self.hand
         space_class = action_space_class(ACTION_SPACES, cfg.action_space)
         self.objects = object_set(cfg.object_seed, cfg.grasp_type)
         self.episode_splits = {"family": GRASP_TYPES, "object": tuple(o.name for o in self.objects)}
         variant_of_env = np.arange(cfg.num_envs) % len(self.objects)
+        scenes = [grasp_scene(hand, obj, cfg.sim_dt) for obj in self.objects]
         self.overlap = None  # finger links through each other, read only where rewarded
         if cfg.rewards.finger_overlap:
-            self.overlap = SelfOverlap(grasp_scene(self.objects[0]).compile(), leap_hand_links(), cfg.device)
+            self.overlap = SelfOverlap(scenes[0].compile(), hand.link_groups, cfg.device, exclude=hand.overlap_exclude)
+        self.num_fingertips = len(hand.fingertip_sites)
         queries = SceneQueries(
-            joints=ROBOT_JOINT_NAMES,
+            joints=ARM_JOINT_NAMES + hand.joint_names,
             bodies=(OBJECT_BODY, *(self.overlap.bodies if self.overlap else ())),
-            sites=(PALM_SITE, *LEAP_FINGERTIP_SITES),
-            contact_pairs=(*((tip, OBJECT_BODY) for tip in LEAP_FINGERTIP_BODIES), (LEAP_PALM_BODY, OBJECT_BODY)),
+            sites=(hand.palm_site, *hand.fingertip_sites),
+            contact_pairs=(*((tip, OBJECT_BODY) for tip in hand.fingertip_bodies), (hand.palm_body, OBJECT_BODY)),
             free_bodies=(OBJECT_BODY,),
         )
-        scenes = [grasp_scene(obj) for obj in self.objects]
         physics = make_backend(cfg.backend, scenes, variant_of_env, queries, cfg.num_threads, cfg.device)
         super().__init__(cfg, physics)
 
@@ -90,7 +106,7 @@ class LeapGraspEnv(BaseEnv):
         self.arm_limits, self.finger_limits = limits[:NUM_ARM_JOINTS], limits[NUM_ARM_JOINTS:]
         self._ik_regularizer = cfg.ik_damping**2 * torch.eye(6, device=device)  # damped least squares
         self._arm_home = torch.tensor(cfg.arm_home_pose, device=device)
-        self.prior_io = GraspPriorIO(cfg)  # what flow priors see and predict in this task
+        self.prior_io = GraspPriorIO(cfg, hand.num_joints)  # what flow priors see and predict in this task
         self.action_space = space_class(self)
         self.num_actions = self.action_space.num_actions
 
@@ -103,7 +119,7 @@ class LeapGraspEnv(BaseEnv):
         self.hold_steps = torch.zeros(n, dtype=torch.long, device=device)
         self.success = torch.zeros(n, dtype=torch.bool, device=device)
         self.infeasible = torch.zeros(n, dtype=torch.bool, device=device)  # latched, where the overlap is read
-        self.disturbance_nominal = torch.full((len(ROBOT_JOINT_NAMES),), cfg.finger_disturbance_torque, device=device)
+        self.disturbance_nominal = torch.full((len(limits),), cfg.finger_disturbance_torque, device=device)
         self.disturbance_nominal[:NUM_ARM_JOINTS] = cfg.arm_disturbance_torque
         self.reset()
 
@@ -138,7 +154,7 @@ class LeapGraspEnv(BaseEnv):
             ),
             dim=-1,
         )
-        jacobian = self.physics.site_jacobian(PALM_SITE)[:, :, :NUM_ARM_JOINTS].to(self.device)
+        jacobian = self.physics.site_jacobian(self.hand.palm_site)[:, :, :NUM_ARM_JOINTS].to(self.device)
         jt = jacobian.transpose(1, 2)
         jjt = jacobian @ jt + self._ik_regularizer
         q = self.physics.state.joint_pos[:, :NUM_ARM_JOINTS]
@@ -153,9 +169,10 @@ class LeapGraspEnv(BaseEnv):
         s = self.physics.state
         object_pos = s.body_pos[:, 0]
         height = object_pos[:, 2] - self.object_rest_height
-        tip_contact = s.in_contact[:, : len(LEAP_FINGERTIP_BODIES)]
-        thumb = tip_contact[:, -1]
-        opposing = tip_contact[:, :-1].any(dim=-1) | s.in_contact[:, -1]
+        tip_contact = s.in_contact[:, : self.num_fingertips]
+        is_thumb = torch.arange(self.num_fingertips, device=self.device) == self.hand.thumb
+        thumb = tip_contact[:, self.hand.thumb]
+        opposing = tip_contact[:, ~is_thumb].any(dim=-1) | s.in_contact[:, -1]
         arm_q = s.joint_pos[:, :NUM_ARM_JOINTS]
         margin = self.cfg.joint_limit_margin
         feasible = ((arm_q > self.arm_limits[:, 0] + margin) & (arm_q < self.arm_limits[:, 1] - margin)).all(dim=-1)
@@ -232,7 +249,7 @@ class LeapGraspEnv(BaseEnv):
             "palm_quat": s.site_quat[:, 0],
             "object_pos": s.body_pos[:, 0],
             "object_quat": s.body_quat[:, 0],
-            "fingertip_contact": s.in_contact[:, :4].float(),
+            "fingertip_contact": s.in_contact[:, : self.num_fingertips].float(),
             "object_geometry": self.object_geometry,
         }
 
@@ -245,7 +262,7 @@ class LeapGraspEnv(BaseEnv):
         )
 
     def proprioception(self) -> torch.Tensor:
-        """(N, 76) what the robot knows about itself (no object state): joint positions, velocities and targets,
+        """(N, 76 with the LEAP hand) what the robot knows about itself (no object state): joint positions, velocities and targets,
         palm position and orientation; a point-cloud student's own observation."""
         s = self.physics.state
         return torch.cat((s.joint_pos, s.joint_vel, self.joint_targets, s.site_pos[:, 0], s.site_quat[:, 0]), dim=-1)
@@ -297,7 +314,7 @@ class LeapGraspEnv(BaseEnv):
         finger_targets = 2.0 * (self.finger_targets - low) / (high - low) - 1.0
         palm_pos, palm_quat = s.site_pos[:, 0], s.site_quat[:, 0]
         object_pos, object_quat = s.body_pos[:, 0], s.body_quat[:, 0]
-        tip_contact = s.in_contact[:, : len(LEAP_FINGERTIP_BODIES)].float()
+        tip_contact = s.in_contact[:, : self.num_fingertips].float()
         policy = torch.cat(
             (
                 joint_pos,

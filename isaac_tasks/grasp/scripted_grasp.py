@@ -10,7 +10,9 @@ plans a grasp from the object's geometry with one of two strategies of its famil
 
 Each strategy is a palm pose relative to the object's top (offsets along and across the fingers, height
 above the top, yaw about the vertical and a pitch), a pre-shape and a closing synergy; every number is
-drawn per episode from its range, so that no two demonstrations are alike. The script moves the palm
+drawn per episode from its range, so that no two demonstrations are alike. Synergies are the hand's
+(assets/hands.py); the ranges were calibrated with the LEAP hand, and other hands scale their lengths by
+`hand.grasp_scale`. The script moves the palm
 above the grasp pose, descends, closes each finger until its tip touches the object or its servo is
 blocked (a force threshold: the servo torque kp x lag), squeezes a little further, then lifts. When the
 object slips out during the lift it opens, re-plans from where the object now lies and tries once more.
@@ -29,32 +31,14 @@ import mujoco
 import numpy as np
 import torch
 
-from assets.leap_hand import leap_hand_links
 from isaac_tasks.evaluation.penetration import PenetrationMeter
-from isaac_tasks.leap_grasp.scene import OBJECT_BODY, grasp_scene
+from isaac_tasks.grasp.scene import OBJECT_BODY, grasp_scene
 from isaac_tasks.math import axis_angle_from_quat, quat_apply, quat_conjugate, quat_from_axis_angle, quat_mul
 
-NUM_FINGERS = 16
-FINGER_OF_JOINT = torch.arange(NUM_FINGERS) // 4  # index, middle, ring, thumb
-FLEX_JOINTS = (1, 5, 9, 14)  # the joint of each finger whose lag measures its grip force
-PALM_DOWN = (0.0, 1.0, 0.0, 0.0)  # palm facing -z, fingers along +x
-
-# Closing synergies (rad), LEAP joint order: index, middle, ring (abd, flex, pip, dip), thumb (cmc, axl, mcp, ip).
-SYNERGIES = {
-    "wrap": (0.0, 1.3, 1.0, 0.8, 0.0, 1.3, 1.0, 0.8, 0.0, 1.3, 1.0, 0.8, 1.4, 0.6, 0.5, 0.5),
-    "claw": (0.0, 0.8, 1.1, 1.0, 0.0, 0.8, 1.1, 1.0, 0.0, 0.8, 1.1, 1.0, 1.4, 0.4, 0.6, 0.6),
-    "pinch": (0.4, 0.6, 1.1, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.4, 0.0, 1.0, 0.0),
-    "tripod": (0.1, 1.0, 0.9, 0.6, -0.1, 1.0, 0.9, 0.6, 0.0, 0.0, 0.0, 0.0, 1.5, 0.4, 0.6, 0.6),
-}
-# Fingers whose tips close onto the object in each strategy (index, middle, ring, thumb).
-ACTIVE_FINGERS = {
-    "wrap": (1, 1, 1, 1),
-    "claw": (1, 1, 1, 1),
-    "pinch": (1, 0, 0, 1),
-    "tripod": (1, 1, 0, 1),
-}
+PALM_DOWN = (0.0, 1.0, 0.0, 0.0)  # palm site facing -z, fingers along +x (assets/hands.py)
 FAMILY_STRATEGIES = {"power": ("wrap", "claw"), "pinch": ("pinch", "tripod")}
-STRATEGIES = tuple(SYNERGIES)
+STRATEGIES = ("wrap", "claw", "pinch", "tripod")  # each hand's closing synergies and active fingers (assets/hands.py)
+SCALED_RANGES = ("along", "across", "height", "depth")  # lengths, drawn for the LEAP hand: scaled by hand.grasp_scale
 SHAPES = ("box", "cylinder", "capsule", "sphere", "ellipsoid")  # the task's shape codes, in order
 # what the ranges are kept for: the shapes, and boxes lower than they are narrow (an eraser, not a dice)
 SHAPE_CLASSES = (*SHAPES, "flat_box")
@@ -348,31 +332,42 @@ class ScriptedGrasp:
         self.aperture = torch.zeros(n, device=device)
         self.close_rate = torch.zeros(n, device=device)
         self.squeeze = torch.zeros(n, device=device)
-        self.synergy = torch.zeros(n, NUM_FINGERS, device=device)
-        self.active = torch.zeros(n, 4, dtype=torch.bool, device=device)
-        self.closure = torch.zeros(n, 4, device=device)  # per finger, synergy fraction
-        self.touched = torch.zeros(n, 4, dtype=torch.bool, device=device)
+        hand = env.hand
+        joints, tips = hand.num_joints, len(hand.fingertip_sites)
+        self.synergy = torch.zeros(n, joints, device=device)
+        self.active = torch.zeros(n, tips, dtype=torch.bool, device=device)
+        self.closure = torch.zeros(n, tips, device=device)  # per finger, synergy fraction
+        self.touched = torch.zeros(n, tips, dtype=torch.bool, device=device)
         self.backed_off = torch.zeros(
             n, dtype=torch.bool, device=device
         )  # targets stopped short of the fingers meeting
-        self.extra = torch.zeros(n, 4, device=device)  # squeeze added so far, per finger (rad on the flexion)
+        self.extra = torch.zeros(n, tips, device=device)  # squeeze added so far, per finger (rad on the flexion)
         self.lift_z = torch.zeros(n, device=device)
         self.palm_object_gap = torch.zeros(n, device=device)  # palm z - object z when the lift starts
-        self.fingers = torch.zeros(n, NUM_FINGERS, device=device)
+        self.fingers = torch.zeros(n, joints, device=device)
         self.plan = torch.zeros(n, 6, device=device)  # along, across, height, pitch, yaw offset, depth of the last plan
-        self.meter = PenetrationMeter(grasp_scene(env.objects[0]), leap_hand_links(), OBJECT_BODY)
+        scene = grasp_scene(hand, env.objects[0], env.cfg.sim_dt)
+        self.meter = PenetrationMeter(scene, hand.link_groups, OBJECT_BODY, hand.overlap_exclude)
         model = self.meter.model
-        joints = env.physics.queries.joints[-NUM_FINGERS:]
-        self.finger_adr = model.jnt_qposadr[[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in joints]]
-        self._feasible = {name: self._feasible_synergy(torch.tensor(s)) for name, s in SYNERGIES.items()}
-        self._synergies = torch.stack([self._feasible[name] for name in STRATEGIES]).to(device)
-        self._active = torch.tensor([ACTIVE_FINGERS[name] for name in STRATEGIES], dtype=torch.bool, device=device)
+        ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in hand.joint_names]
+        self.finger_adr = model.jnt_qposadr[ids]
+        # each joint's finger (a joint of no finger, as a wrist, has no synergy: reading finger 0 leaves it at 0)
+        self.finger_of_joint = torch.tensor(hand.finger_of_joint).clamp(min=0)
+        self.is_thumb = torch.tensor(hand.finger_of_joint) == hand.thumb
+        self.flex_joints = list(hand.flex_joints)
+        self.flex_mask = torch.zeros(joints, device=device)
+        self.flex_mask[self.flex_joints] = 1.0
+        self.num_arm_joints = len(env.physics.queries.joints) - joints
+        synergies = [self._feasible_synergy(torch.tensor(hand.synergies[s], dtype=torch.float32)) for s in STRATEGIES]
+        self._synergies = torch.stack(synergies).to(device)
+        self._active = torch.tensor([hand.active_fingers[s] for s in STRATEGIES], dtype=torch.bool, device=device)
         self._pinch_strategies = torch.tensor([STRATEGIES.index(s) for s in FAMILY_STRATEGIES["pinch"]], device=device)
         self._family_of_strategy = torch.tensor([s in FAMILY_STRATEGIES["power"] for s in STRATEGIES], device=device)
         # every range and weight per (strategy, shape class), looked up by index when planning
         chosen = [[self.ranges_for(s, shape) for shape in SHAPE_CLASSES] for s in STRATEGIES]
         self._ranges = {
             key: torch.tensor([[getattr(r, key) for r in row] for row in chosen], device=device)
+            * (hand.grasp_scale if key in SCALED_RANGES else 1.0)
             for key in ("along", "across", "height", "pitch", "yaw", "aperture", "depth")
         }
         self._weights = torch.tensor([[r.weight for r in row] for row in chosen], device=device)
@@ -456,7 +451,7 @@ class ScriptedGrasp:
 
     # --- free-air closing check ---------------------------------------------------------------
     def _apart_along_closing(self, closed: torch.Tensor, steps: int = 12) -> np.ndarray:
-        """(...,) whether the fingers stay apart (free air) at every pose from open to `closed` (..., 16)."""
+        """(...,) whether the fingers stay apart (free air) at every pose from open to `closed` (..., joints)."""
         amount = torch.linspace(1.0, 0.0, steps)
         low, high = self.env.finger_limits.cpu().unbind(-1)
         poses = torch.clamp(amount[:, None] * closed[..., None, :], low, high)
@@ -468,7 +463,7 @@ class ScriptedGrasp:
     def _feasible_synergy(self, synergy: torch.Tensor) -> torch.Tensor:
         """The synergy at full closure plus squeeze, with the thumb's part scaled down until the fingers
         stay apart while closing in free air: the thumb stops at the index, the other fingers still wrap."""
-        thumb = FINGER_OF_JOINT == 3
+        thumb = self.is_thumb
         reach = synergy * self.cfg.max_closure
         scales = torch.linspace(1.0, 0.0, 21)
         candidates = torch.where(thumb, reach * scales[:, None], reach)
@@ -482,7 +477,7 @@ class ScriptedGrasp:
         return self.actions(self.command())
 
     def command(self) -> torch.Tensor:
-        """(N, 22): arm delta pose in [-1, 1] and absolute finger targets for the current state; environments
+        """(N, 6 + hand joints): arm delta pose in [-1, 1] and absolute finger targets for the current state; environments
         whose episode has just started are planned first, unless `reset` already planned them."""
         env, s = self.env, self.env.physics.state
         starting = env.episode_length_buf == 0
@@ -504,10 +499,9 @@ class ScriptedGrasp:
         return torch.cat((position.clamp(-1.0, 1.0), rotation.clamp(-1.0, 1.0), self.fingers), dim=-1)
 
     def _finger_targets(self) -> torch.Tensor:
-        closure = self.closure[:, FINGER_OF_JOINT.to(self.device)]
-        flex = torch.zeros(NUM_FINGERS, device=self.device)
-        flex[list(FLEX_JOINTS)] = 1.0
-        extra = self.extra[:, FINGER_OF_JOINT.to(self.device)] * flex
+        finger = self.finger_of_joint.to(self.device)
+        closure = self.closure[:, finger]
+        extra = self.extra[:, finger] * self.flex_mask
         open_hand = (self.phase == RELEASE).unsqueeze(-1)
         targets = torch.where(open_hand, 0.0, closure * self.synergy + extra)
         low, high = self.env.finger_limits.unbind(-1)
@@ -524,10 +518,10 @@ class ScriptedGrasp:
         nxt = torch.where((phase == DESCEND) & (step >= descend), CLOSE, nxt)
         # closing: each active finger closes until its tip touches or its servo is blocked, then squeezes
         closing = phase == CLOSE
-        tip_contact = s.in_contact[:, :4]
-        flex = [7 + j for j in FLEX_JOINTS]
+        tip_contact = s.in_contact[:, : self.closure.shape[1]]
+        flex = [self.num_arm_joints + j for j in self.flex_joints]
         blocked = s.joint_vel[:, flex].abs() < cfg.blocked_speed
-        lag = ((self.fingers[:, list(FLEX_JOINTS)] - s.joint_pos[:, flex]) > cfg.contact_lag) & blocked
+        lag = ((self.fingers[:, self.flex_joints] - s.joint_pos[:, flex]) > cfg.contact_lag) & blocked
         self.touched |= closing.unsqueeze(-1) & (tip_contact | lag) & self.active
         closure, extra = self.closure.clone(), self.extra.clone()
         free = (closing & ~self.backed_off).unsqueeze(-1) & ~self.touched & (self.closure < cfg.max_closure)

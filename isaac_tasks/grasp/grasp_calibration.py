@@ -16,7 +16,7 @@ import dataclasses
 
 import torch
 
-from isaac_tasks.leap_grasp.scripted_grasp import (
+from isaac_tasks.grasp.scripted_grasp import (
     FAMILY_STRATEGIES,
     SHAPE_CLASSES,
     STRATEGIES,

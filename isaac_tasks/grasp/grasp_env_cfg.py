@@ -1,4 +1,4 @@
-"""Every number of `Leap-Grasp-v0` (SPEC section 1; paper 000, Sec. 6.1 and A.2.1).
+"""Every number of the grasping task, as `Leap-Grasp-v0` runs it (SPEC section 1; paper 000, Sec. 6.1 and A.2.1).
 
 Where the paper is silent (physics rate, reward shaping, ranges) the choice is ours and documented in
 docs/decisions.md.
@@ -32,7 +32,7 @@ class RewardWeights:
 
 
 @dataclass(kw_only=True)
-class LeapGraspEnvCfg(BaseEnvCfg):
+class GraspEnvCfg(BaseEnvCfg):
     sim_dt: float = 0.01
     decimation: int = 5  # 20 Hz control
     episode_length_s: float = 8.0

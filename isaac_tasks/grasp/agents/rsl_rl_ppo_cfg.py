@@ -1,11 +1,11 @@
-"""rsl-rl PPO runner configuration of `Leap-Grasp-v0` (the paper gives no PPO figures for it; ours)."""
+"""rsl-rl PPO runner configuration of the grasping task (the paper gives no PPO figures for it; ours)."""
 
 from __future__ import annotations
 
 
-def ppo_runner_cfg() -> dict:
+def ppo_runner_cfg(experiment_name: str) -> dict:
     return {
-        "experiment_name": "leap_grasp",
+        "experiment_name": experiment_name,
         "run_name": "",
         "num_steps_per_env": 24,
         "max_iterations": 1500,

@@ -1,8 +1,9 @@
-"""Franka Panda arm with the LEAP hand (right) on its flange, generated with mujoco.MjSpec.
+"""Franka Panda arm with a hand (assets/hands.py) on its flange, generated with mujoco.MjSpec.
 
-Base at the spec origin, z up; no floor or table. The hand's palm faces along the flange z axis and
-its fingers point along world +x in the ready pose (palm down, thumb on +y).
-Write the generated MJCF for inspection: python -m assets.franka_leap out.xml
+Base at the spec origin, z up; no floor or table. Every hand is mounted with its palm site where the LEAP
+hand's is (the LEAP palm on a 1 cm adapter plate): on the flange axis, 5.7 cm out, the palm facing along
+the flange z axis and the fingers along world +x in the ready pose (palm down).
+Write the generated MJCF for inspection: python -m assets.franka leap|orca out.xml
 
 Sources (numbers only, the code is ours):
 - joint origins, limits, effort limits and self-collision capsules: frankaemika/franka_ros,
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from assets.leap_hand import LEAP_JOINT_NAMES, LEAP_PALM_BODY, TIMESTEP, add_leap_actuators, add_leap_hand, rpy_quat
+from assets.hands import Hand, mount_hand
+from assets.leap_hand import LEAP_HAND, rpy_quat
+from assets.orca_hand import ORCA_HAND
 
 HALF_PI = np.pi / 2
 ARM_JOINT_NAMES = tuple(f"panda_joint{i}" for i in range(1, 8))
-ROBOT_JOINT_NAMES = ARM_JOINT_NAMES + LEAP_JOINT_NAMES
 ARM_JOINT_LIMITS = np.array(
     [
         [-2.8973, 2.8973],
@@ -41,8 +43,12 @@ ARM_ARMATURE, ARM_DAMPING = 0.1, 1.0
 # (the real arm reaches 2.2 and 2.6 rad/s); kp / 40 damps the stiff servos and lets the wrist turn.
 ARM_KV_PER_KP = 1 / 40
 FLANGE_POS = (0.0, 0.0, 0.107)
-# Hand mount: rotate the flange frame by -45 deg about z so the fingers point along world +x at ready.
-MOUNT_QUAT = rpy_quat((0.0, 0.0, -np.pi / 4))
+# The palm site of a mounted hand in the flange frame: 5.7 cm along the flange axis (the LEAP palm's thickness
+# and its adapter plate), turned by -45 deg about that axis so the fingers point along world +x at ready.
+PALM_IN_FLANGE_POS = (0.0, 0.0, 0.057)
+PALM_IN_FLANGE_ROT = np.array([[np.sqrt(0.5), np.sqrt(0.5), 0.0], [-np.sqrt(0.5), np.sqrt(0.5), 0.0], [0.0, 0.0, 1.0]])
+TIMESTEP = 0.01
+HANDS = {hand.name: hand for hand in (LEAP_HAND, ORCA_HAND)}
 LINK_RGBA = (0.9, 0.9, 0.9, 1.0)
 
 Capsule = tuple[tuple[float, float, float], tuple[float, float, float], float, float]  # centre, dir, r, length
@@ -155,12 +161,12 @@ def _add_arm_link(parent: mujoco.MjsBody, name: str, link: ArmLink) -> mujoco.Mj
     return body
 
 
-def franka_leap_spec() -> mujoco.MjSpec:
-    """Panda + LEAP hand; actuators in ROBOT_JOINT_NAMES order."""
+def franka_hand_spec(hand: Hand, timestep: float = TIMESTEP) -> mujoco.MjSpec:
+    """Panda + `hand`; actuators in the order of the arm's then the hand's joints."""
     spec = mujoco.MjSpec()
-    spec.modelname = "franka_leap"
+    spec.modelname = f"franka_{hand.name}"
     spec.compiler.degree = False
-    spec.option.timestep = TIMESTEP
+    spec.option.timestep = timestep
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
     body = _add_arm_link(spec.worldbody, "panda_link0", LINK0)
     for i, (link, name, rng) in enumerate(zip(ARM_LINKS, ARM_JOINT_NAMES, ARM_JOINT_LIMITS), start=1):
@@ -179,12 +185,14 @@ def franka_leap_spec() -> mujoco.MjSpec:
             forcelimited=mujoco.mjtLimited.mjLIMITED_TRUE,
         )
         act.set_to_position(kp=kp, kv=kp * ARM_KV_PER_KP)
-    add_leap_hand(flange.add_body(name="leap_mount", quat=MOUNT_QUAT))
-    add_leap_actuators(spec)
-    spec.body(LEAP_PALM_BODY).gravcomp = 1.0  # the palm is arm payload (Franka compensates its load)
+    mount_hand(spec, flange, hand, PALM_IN_FLANGE_POS, PALM_IN_FLANGE_ROT)
+    for name in hand.payload_bodies:  # the arm carries the hand (Franka compensates its load)
+        spec.body(name).gravcomp = 1.0
     return spec
 
 
 if __name__ == "__main__":
-    with open(sys.argv[1], "w") as f:
-        f.write(franka_leap_spec().to_xml())
+    if len(sys.argv) != 3 or sys.argv[1] not in HANDS:
+        sys.exit(f"usage: python -m assets.franka {{{','.join(HANDS)}}} OUTPUT.xml")
+    with open(sys.argv[2], "w") as f:
+        f.write(franka_hand_spec(HANDS[sys.argv[1]]).to_xml())
