@@ -84,6 +84,7 @@ class GraspEnv(BaseEnv):
         if cfg.rewards.finger_overlap:
             self.overlap = SelfOverlap(scenes[0].compile(), hand.link_groups, cfg.device, exclude=hand.overlap_exclude)
         self.num_fingertips = len(hand.fingertip_sites)
+        self._opposing_tips = torch.arange(self.num_fingertips, device=cfg.device) != hand.thumb  # all but the thumb
         queries = SceneQueries(
             joints=ARM_JOINT_NAMES + hand.joint_names,
             bodies=(OBJECT_BODY, *(self.overlap.bodies if self.overlap else ())),
@@ -170,9 +171,8 @@ class GraspEnv(BaseEnv):
         object_pos = s.body_pos[:, 0]
         height = object_pos[:, 2] - self.object_rest_height
         tip_contact = s.in_contact[:, : self.num_fingertips]
-        is_thumb = torch.arange(self.num_fingertips, device=self.device) == self.hand.thumb
         thumb = tip_contact[:, self.hand.thumb]
-        opposing = tip_contact[:, ~is_thumb].any(dim=-1) | s.in_contact[:, -1]
+        opposing = tip_contact[:, self._opposing_tips].any(dim=-1) | s.in_contact[:, -1]
         arm_q = s.joint_pos[:, :NUM_ARM_JOINTS]
         margin = self.cfg.joint_limit_margin
         feasible = ((arm_q > self.arm_limits[:, 0] + margin) & (arm_q < self.arm_limits[:, 1] - margin)).all(dim=-1)
