@@ -30,6 +30,7 @@ class FlowSteering(ActionSpace):
     variant: str  # prior variant: "hand" or "hand_arm"
     steer_latent: bool
     residual: bool
+    settings = ("prior_checkpoint", "prior_num_steps", "latent_bound", "residual_arm_scale", "residual_finger_scale")
 
     def __init__(self, env):
         super().__init__(env)

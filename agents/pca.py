@@ -32,6 +32,8 @@ class FingerPCA:
 
 
 class PCAFingerSpace(ActionSpace):
+    settings = ("demos_path", "num_pca_components")
+
     def __init__(self, env):
         super().__init__(env)
         cfg = env.cfg

@@ -115,8 +115,10 @@ def ship_checkpoint(path: str, out: str, task: str) -> list[str]:
     return [out, *written]
 
 
-# Environment settings a checkpoint records because its policy's outputs depend on them; the files among them.
-ACTION_SPACE_SETTINGS = (
+# The files among the settings a checkpoint records (the environment's `action_settings`), shipped beside it.
+PATH_SETTINGS = ("prior_checkpoint", "demos_path", "vqvae_checkpoint")
+# What checkpoints written before they named their settings (`infos["action_settings"]`) recorded.
+EARLIER_ACTION_SETTINGS = (
     "action_space",
     "prior_checkpoint",
     "prior_num_steps",
@@ -124,7 +126,6 @@ ACTION_SPACE_SETTINGS = (
     "vqvae_checkpoint",
     "vqvae_residual",
 )
-PATH_SETTINGS = ("prior_checkpoint", "demos_path", "vqvae_checkpoint")
 
 
 # Ranges of the runner settings a user may override (rsl-rl checks none of them): (low, high, low included).
@@ -192,9 +193,11 @@ class PPORunner(OnPolicyRunner):
                 return update()
 
         self.alg.update = update_on_every_core
+        settings = env.action_settings()
         self.checkpoint_info = {
             "task": task,
-            **{key: getattr(env.cfg, key, None) for key in ACTION_SPACE_SETTINGS},
+            **settings,
+            "action_settings": list(settings),
             "num_actions": env.num_actions,
         }
 
@@ -234,5 +237,7 @@ def load_policy(env, task: str, checkpoint: str, agent_cfg: dict) -> tuple[PPORu
 
 
 def env_overrides(info: dict) -> dict:
-    """Settings a checkpoint's environment needs again: its action space and the prior or demonstrations behind it."""
-    return {key: info[key] for key in ACTION_SPACE_SETTINGS if info.get(key) is not None}
+    """Settings a checkpoint's environment needs again: its action space, the settings that scale its actions and
+    the prior or demonstrations behind it."""
+    keys = info.get("action_settings", EARLIER_ACTION_SETTINGS)
+    return {key: info[key] for key in keys if info.get(key) is not None}

@@ -154,6 +154,7 @@ class VQVAEFingerSpace(ChunkedActionSpace):
     """
 
     chunk_length = HORIZON
+    settings = ("vqvae_checkpoint", "vqvae_residual", "residual_finger_scale")
 
     def __init__(self, env):
         super().__init__(env)

@@ -18,6 +18,7 @@ import torch
 
 class ActionSpace(ABC):
     num_actions: int
+    settings: tuple[str, ...] = ()  # the env config settings this mapping reads (a checkpoint records them)
 
     def __init__(self, env):
         self.env = env
@@ -68,6 +69,8 @@ class AbsoluteJointPose(JointPose):
 
 class RelativeJointPose(JointPose):
     """Arm command + finger joint deltas from the last targets, up to the task's `finger_delta_limit`."""
+
+    settings = ("finger_delta_limit",)
 
     def __call__(self, actions):
         arm, fingers = self.split(actions)

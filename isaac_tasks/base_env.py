@@ -80,11 +80,19 @@ class BaseEnv(VecEnv):
     """The `Metrics/<name>` an evaluation ranks policies by (and sweeps robustness on)."""
     action_spaces: dict[str, str] = {}
     """The task's action spaces by name, "module:Class" (isaac_tasks/action_spaces.py); none: the task's own."""
+    action_keys: tuple[str, ...] = ()
+    """The config settings that give the task's own actions their meaning (with its action space's `settings`,
+    what a checkpoint records and replays: `action_settings`)."""
     comparison_split: tuple[str, tuple[str, ...]] | None = None
     """A config setting and its values, each trained on its own in a comparison (the paper's pinch and power
     policies), or None."""
     episode_splits: dict[str, tuple[str, ...]] = {}
     """Named partitions of episodes (grasp family, object) with their labels; `split_of` places episodes."""
+
+    def action_settings(self) -> dict:
+        """The config settings, by name, that a policy of this environment needs again to act the same."""
+        keys = (*self.action_keys, *getattr(getattr(self, "action_space", None), "settings", ()))
+        return {key: getattr(self.cfg, key) for key in keys}
 
     def __init__(self, cfg: BaseEnvCfg, physics: PhysicsBackend):
         self.cfg = cfg

@@ -83,7 +83,8 @@ def rfs_run(priors, tmp_path_factory):
     cwd = tmp_path_factory.mktemp("rfs_run")
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tools", "train.py"), "--task", "Leap-Grasp-v0", "--num_envs", "4",
-         "--max_iterations", "1", "--action_space", "rfs_hand", "--prior_checkpoint", priors["hand"]],
+         "--max_iterations", "1", "--action_space", "rfs_hand", "--prior_checkpoint", priors["hand"],
+         "--env", "latent_bound=2.0", "residual_finger_scale=0.05"],
         cwd=cwd, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -100,6 +101,23 @@ def test_training_starts_with_zero_residual(priors, rfs_run):
     std = saved["actor_state_dict"]["distribution.log_std_param"].exp()
     torch.testing.assert_close(std[-16:], torch.full((16,), 0.2), atol=0.02, rtol=0)
     torch.testing.assert_close(std[:-16], torch.full((38,), 0.6), atol=0.05, rtol=0)
+
+
+def test_a_checkpoint_records_the_settings_its_actions_need(rfs_run):
+    """Every setting that gives the policy's outputs their meaning comes back on replay, from the task (the arm's
+    step limits) and from its action space (the latent bound and residual scales set for this run), and nothing
+    else of the run's config."""
+    from agents.ppo_runner import env_overrides
+
+    infos = torch.load(rfs_run[1], weights_only=True)["infos"]
+    overrides = env_overrides(infos)
+    assert overrides["latent_bound"] == 2.0 and overrides["residual_finger_scale"] == 0.05
+    assert overrides["action_space"] == "rfs_hand" and overrides["arm_translation_limit"] == 0.03
+    assert "num_envs" not in overrides and "seed" not in overrides
+    earlier = {key: value for key, value in infos.items() if key != "action_settings"}  # written before they named them
+    assert env_overrides(earlier) == {
+        key: infos[key] for key in ("action_space", "prior_checkpoint", "prior_num_steps")
+    }
 
 
 def test_a_shipped_checkpoint_replays_from_its_own_folder(priors, rfs_run, tmp_path):

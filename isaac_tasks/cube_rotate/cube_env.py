@@ -42,6 +42,7 @@ class CubeRotateEnv(BaseEnv):
     hand: Hand
     video_cameras = VIDEO_CAMERAS
     primary_metric = "rotation_turns"
+    action_keys = ("action_ema_alpha",)
 
     def __init__(self, cfg: CubeRotateEnvCfg):
         cfg.validate()

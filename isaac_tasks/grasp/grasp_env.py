@@ -66,6 +66,7 @@ class GraspEnv(BaseEnv):
     action_spaces = ACTION_SPACES
     comparison_split = ("grasp_type", GRASP_TYPES)  # Table 1: a policy per grasp family
     num_arm_actions = 6  # delta end-effector pose: translation, axis-angle rotation, in units of the step limits
+    action_keys = ("action_space", "arm_translation_limit", "arm_rotation_limit")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
