@@ -85,7 +85,6 @@ class GraspEnv(BaseEnv):
         if cfg.rewards.finger_overlap:
             self.overlap = SelfOverlap(scenes[0].compile(), hand.link_groups, cfg.device, exclude=hand.overlap_exclude)
         self.num_fingertips = len(hand.fingertip_sites)
-        self._opposing_tips = torch.arange(self.num_fingertips, device=cfg.device) != hand.thumb  # all but the thumb
         queries = SceneQueries(
             joints=ARM_JOINT_NAMES + hand.joint_names,
             bodies=(OBJECT_BODY, *(self.overlap.bodies if self.overlap else ())),
@@ -97,6 +96,7 @@ class GraspEnv(BaseEnv):
         super().__init__(cfg, physics)
 
         n, device = self.num_envs, self.device
+        self._opposing_tips = torch.arange(self.num_fingertips, device=device) != hand.thumb  # all but the thumb
         index = torch.as_tensor(variant_of_env, device=device)
         self.object_index = index
         self.object_rest_height = torch.tensor([o.rest_height for o in self.objects], device=device)[index]
