@@ -200,6 +200,9 @@ class PPORunner(OnPolicyRunner):
             "action_settings": list(settings),
             "num_actions": env.num_actions,
         }
+        if env.comparison_split is not None:
+            split = env.comparison_split[0]
+            self.checkpoint_info["trained_on"] = {split: getattr(env.cfg, split)}
 
     def save(self, path: str, infos: dict | None = None) -> None:
         saved = self.alg.save()
@@ -241,3 +244,9 @@ def env_overrides(info: dict) -> dict:
     the prior or demonstrations behind it."""
     keys = info.get("action_settings", EARLIER_ACTION_SETTINGS)
     return {key: info[key] for key in keys if info.get(key) is not None}
+
+
+def env_defaults(info: dict) -> dict:
+    """Settings a checkpoint was trained on that its evaluation keeps unless told otherwise: the task's split (a
+    policy trained on pinch objects is evaluated on them)."""
+    return dict(info.get("trained_on", {}))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from assets.hands import Hand, mount_hand
+from assets.hands import Hand, mount_hand, set_physics_options
 from assets.leap_hand import LEAP_HAND, rpy_quat
 from assets.orca_hand import ORCA_HAND
 
@@ -166,8 +166,7 @@ def franka_hand_spec(hand: Hand, timestep: float = TIMESTEP) -> mujoco.MjSpec:
     spec = mujoco.MjSpec()
     spec.modelname = f"franka_{hand.name}"
     spec.compiler.degree = False
-    spec.option.timestep = timestep
-    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    set_physics_options(spec, timestep)
     body = _add_arm_link(spec.worldbody, "panda_link0", LINK0)
     for i, (link, name, rng) in enumerate(zip(ARM_LINKS, ARM_JOINT_NAMES, ARM_JOINT_LIMITS), start=1):
         body = _add_arm_link(body, f"panda_link{i}", link)

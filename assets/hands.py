@@ -97,13 +97,21 @@ def mount_hand(spec: mujoco.MjSpec, parent: mujoco.MjsBody, hand: Hand, palm_pos
     hand.build(spec, parent.add_body(name="hand_mount", pos=base[:3, 3], quat=quat))
 
 
+def set_physics_options(spec: mujoco.MjSpec, timestep: float) -> None:
+    """Implicitfast integration at `timestep`, sparse constraint Jacobians: MuJoCo picks dense ones for models this
+    small, which costs 26% more per step while a hand holds an object (docs/benchmarks.md); the solution is the
+    same up to rounding."""
+    spec.option.timestep = timestep
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    spec.option.jacobian = mujoco.mjtJacobian.mjJAC_SPARSE
+
+
 def fixed_hand_spec(hand: Hand, palm_height: float, palm_down: bool, timestep: float) -> mujoco.MjSpec:
     """The hand alone, fixed in the world: palm site at (0, 0, palm_height), fingers along +x, palm facing down
-    or up; implicitfast integration at `timestep`."""
+    or up; the physics options of `set_physics_options`."""
     spec = mujoco.MjSpec()
     spec.modelname = f"{hand.name}_fixed"
     spec.compiler.degree = False
-    spec.option.timestep = timestep
-    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    set_physics_options(spec, timestep)
     mount_hand(spec, spec.worldbody, hand, (0.0, 0.0, palm_height), PALM_DOWN if palm_down else PALM_UP)
     return spec

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from assets.hands import Hand
+from assets.hands import Hand, set_physics_options
 
 HALF_PI = np.pi / 2
 FINGERS = ("index", "middle", "ring", "thumb")
@@ -349,8 +349,7 @@ def leap_hand_spec() -> mujoco.MjSpec:
     spec = mujoco.MjSpec()
     spec.modelname = "leap_hand_right"
     spec.compiler.degree = False
-    spec.option.timestep = TIMESTEP
-    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    set_physics_options(spec, TIMESTEP)
     add_leap_hand(spec.worldbody)
     add_leap_actuators(spec)
     return spec

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from agents.ppo_runner import CheckpointError, env_overrides, load_policy, read_checkpoint
+from agents.ppo_runner import CheckpointError, env_defaults, env_overrides, load_policy, read_checkpoint
 from distill.student import command_of, command_to_arm_and_fingers
 from isaac_tasks import make_agent_cfg, make_env, task_entry
 
@@ -42,7 +42,7 @@ def load_teacher(path: str, **env_settings):
         raise CheckpointError(
             f"teacher {path} was trained on task '{task}', which has no flow-prior interface to distil"
         )
-    env = make_env(task, **env_settings, **env_overrides(info))
+    env = make_env(task, **{**env_defaults(info), **env_settings}, **env_overrides(info))
     if getattr(env.action_space, "chunk_length", 1) > 1:
         raise ValueError(f"teacher {path}: action space '{info.get('action_space')}' chunks its actions; not supported")
     _, policy = load_policy(env, task, path, make_agent_cfg(task))

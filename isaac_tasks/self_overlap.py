@@ -119,6 +119,8 @@ class SelfOverlap:
         self._box_quat = tensor([x[2] for x in boxes])
         self._box_half = tensor([x[3] for x in boxes])
         self._pair_sphere, self._pair_box = tensor(pairs, torch.long).T
+        self._pair_radius, self._pair_box_half = self._sphere_radius[self._pair_sphere], self._box_half[self._pair_box]
+        self._pair_reach_sq = (self._pair_radius + self._pair_box_half.norm(dim=-1)) ** 2
         # Links are tested in detail only where their bounding spheres (about their boxes' centres) meet.
         centre, reach = np.zeros((len(ids), 3)), np.zeros(len(ids))
         for body, k in slot.items():
@@ -153,9 +155,17 @@ class SelfOverlap:
         env = env.repeat_interleave(count)
         starts = self._link_first[link].repeat_interleave(count)
         pair = starts + torch.arange(len(env), device=env.device) - (count.cumsum(0) - count).repeat_interleave(count)
-        sphere, box = self._pair_sphere[pair], self._pair_box[pair]
-        gap = sphere_centre[env, sphere] - box_centre[env, box]
-        local = quat_apply_inverse(box_quat[env, box], gap).abs() - self._box_half[box]
+        # flat rows and index_select: cheaper on the CPU than indexing with two index tensors
+        sphere_row = env * len(self._sphere_radius) + self._pair_sphere.index_select(0, pair)
+        box_row = env * len(self._box_half) + self._pair_box.index_select(0, pair)
+        gap = sphere_centre.reshape(-1, 3).index_select(0, sphere_row) - box_centre.reshape(-1, 3).index_select(
+            0, box_row
+        )
+        reach_sq = self._pair_reach_sq.index_select(0, pair)
+        near = ((gap * gap).sum(dim=-1) < reach_sq).nonzero().squeeze(-1)  # the sphere meets the box's bounding sphere
+        env, pair, gap = env.index_select(0, near), pair.index_select(0, near), gap.index_select(0, near)
+        box_frame = box_quat.reshape(-1, 4).index_select(0, box_row.index_select(0, near))
+        local = quat_apply_inverse(box_frame, gap).abs() - self._pair_box_half.index_select(0, pair)
         distance = local.clamp_min(0.0).norm(dim=-1) + local.max(dim=-1).values.clamp_max(0.0)
-        overlap = (self._sphere_radius[sphere] - distance).clamp_min(0.0)
+        overlap = (self._pair_radius.index_select(0, pair) - distance).clamp_min(0.0)
         return torch.zeros(n, device=body_pos.device).scatter_reduce_(0, env, overlap, "amax")

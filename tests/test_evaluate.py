@@ -17,8 +17,8 @@ def tool(name, *args, cwd):
     )
 
 
-def train_one(task, cwd):
-    result = tool("train.py", "--task", task, "--num_envs", "8", "--max_iterations", "1", cwd=cwd)
+def train_one(task, cwd, *extra):
+    result = tool("train.py", "--task", task, "--num_envs", "8", "--max_iterations", "1", *extra, cwd=cwd)
     assert result.returncode == 0, result.stderr
     (checkpoint,) = glob.glob(str(cwd / "logs/rsl_rl/*/*/model_0.pt"))
     return checkpoint
@@ -26,7 +26,10 @@ def train_one(task, cwd):
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
-    return {task: train_one(task, tmp_path_factory.mktemp(task)) for task in ("Leap-Grasp-v0", "Orca-Cube-Rotate-v0")}
+    return {
+        "Leap-Grasp-v0": train_one("Leap-Grasp-v0", tmp_path_factory.mktemp("grasp"), "--env", "grasp_type=pinch"),
+        "Orca-Cube-Rotate-v0": train_one("Orca-Cube-Rotate-v0", tmp_path_factory.mktemp("cube")),
+    }
 
 
 def evaluate(task, checkpoint, out, *extra):
@@ -51,15 +54,27 @@ def test_rotation_report_and_nominal_sweep_reproduces_the_plain_evaluation(check
 
 def test_grasp_report_has_success_split_and_penetration(checkpoints, tmp_path):
     out = tmp_path / "report"
-    result = evaluate("Leap-Grasp-v0", checkpoints["Leap-Grasp-v0"], out, "--sweep", "1,2")
+    result = evaluate("Leap-Grasp-v0", checkpoints["Leap-Grasp-v0"], out, "--sweep", "1,2", "--env", "grasp_type=all")
     assert result.returncode == 0, result.stderr
     (entry,) = json.loads((out / "report.json").read_text())["checkpoints"].values()
+    assert entry["settings"]["grasp_type"] == "all"  # the command line over what the policy was trained on
     assert {"success_rate", "success_pinch", "success_power"} <= set(entry["metrics"])
     penetration = entry["penetration"]
     assert 0.0 <= penetration["infeasible_fraction"] <= 1.0
     assert penetration["hand_hand"]["max_cm"] >= penetration["hand_hand"]["median_cm"] >= 0.0
     assert entry["robustness"]["value"][0] == entry["metrics"]["success_rate"]
     assert (out / "penetration.png").stat().st_size > 0
+
+
+def test_a_policy_of_one_grasp_family_is_evaluated_on_it(checkpoints, tmp_path):
+    """Trained on pinch objects alone (the paper's per-family policies), it is evaluated on them by default."""
+    out = tmp_path / "report"
+    result = evaluate("Leap-Grasp-v0", checkpoints["Leap-Grasp-v0"], out, "--sweep", "1")
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads((out / "report.json").read_text())["checkpoints"].values()
+    assert entry["settings"]["grasp_type"] == "pinch"
+    assert "success_pinch" in entry["metrics"] and "success_power" not in entry["metrics"]
+    assert "grasp_type=pinch" in (out / "report.md").read_text()
 
 
 def test_scripted_demonstrator_is_evaluated_per_object(tmp_path):

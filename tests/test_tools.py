@@ -160,6 +160,16 @@ def test_benchmarks_report_rollout_update_and_push_figures(tmp_path, priors):
     assert bad.returncode == 2 and "comma-separated integers" in bad.stderr
 
 
+def test_benchmark_steps_the_task_with_a_policy(tmp_path, trained_run):
+    _, run = trained_run
+    args = [*TASK, "--num_envs", "4", "--num_steps", "3", "--rounds", "1", "--out", "policy.json"]
+    result = tool("benchmark.py", *args, "--checkpoint", os.path.join(run, "model_1.pt"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((tmp_path / "policy.json").read_text())
+    assert figures["actions"] == "policy" and figures["action_space"] == "rel_joint"
+    assert figures["task_env_steps_per_s"] > 0 and figures["raw_physics_env_steps_per_s"] > 0
+
+
 def test_step_soak_reports_every_action_pattern(tmp_path):
     args = ["steps", "--env_steps", "100", "--num_envs", "4", "--tasks", "Leap-Grasp-v0", "--out", "soak.json"]
     result = tool("soak.py", *args, cwd=tmp_path)

@@ -10,6 +10,8 @@ ratio task/raw is the share of throughput the task logic keeps. Task and raw alt
 so that machine load affects both alike. With --ppo_iterations, the real rsl-rl runner then trains for that
 many iterations after one warm-up iteration, timed end to end, rollout and update apart, with its ratio to
 raw physics. The action space is chosen with --action_space (with --prior_checkpoint for the steering spaces).
+With --checkpoint a trained policy acts instead of random actions (in its own action space), so that the
+states are those of training: a grasp in progress costs the engine several times more than random flailing.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import argparse
 
 import cli
 
+from agents.ppo_runner import env_overrides
 from agents.training import ppo_throughput
-from isaac_tasks import make_env, task_entry
+from distill.policy import load_any_policy, read_policy_infos
+from isaac_tasks import make_agent_cfg, make_env, task_entry
 from isaac_tasks.physics.throughput import task_and_raw_throughput
 
 
@@ -31,6 +35,7 @@ def main() -> None:
     parser.add_argument("--ppo_iterations", type=cli.non_negative_int, default=0, help="PPO iterations to time (0: none)")  # fmt: skip
     parser.add_argument("--action_space", help="one of the task's action spaces (default: the task's own)")
     parser.add_argument("--prior_checkpoint", type=cli.existing_file, help="flow prior of the steering action spaces")
+    parser.add_argument("--checkpoint", type=cli.existing_file, help="a policy (model_<N>.pt) acts instead of random actions")  # fmt: skip
     cli.add_env_override_args(parser)
     parser.add_argument("--out", type=cli.output_file, help="JSON file for the figures")
     args = parser.parse_args()
@@ -41,8 +46,11 @@ def main() -> None:
         if getattr(args, name):
             overrides[name] = getattr(args, name)
     overrides.update(cli.env_config_overrides(args))
+    if args.checkpoint:
+        overrides.update(env_overrides(read_policy_infos(args.checkpoint, args.task)))
     env = make_env(args.task, **overrides)
-    result = {"task": args.task, **task_and_raw_throughput(env, args.num_steps, args.rounds, args.seed)}
+    policy = load_any_policy(env, args.task, args.checkpoint, make_agent_cfg(args.task))[1] if args.checkpoint else None
+    result = {"task": args.task, **task_and_raw_throughput(env, args.num_steps, args.rounds, args.seed, policy)}
     if getattr(env.cfg, "action_space", None):
         result["action_space"] = env.cfg.action_space
     if args.ppo_iterations:

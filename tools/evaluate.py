@@ -8,7 +8,8 @@ Episodes run with the task's external disturbances, as it trains (random torques
 evaluation at each scale of the task's nominal disturbance torques. Where the task measures penetration
 (the grasping tasks), each episode's deepest finger-finger and hand-object depths are reported; an episode
 whose fingers penetrate each other deeper than 0.5 cm is infeasible (paper 000, A.2.3).
-`isaac_tasks/evaluation/report.py` does the work.
+A policy trained on one grasp family (`--grasp_type`) is evaluated on that family unless `--env` says
+otherwise (`--env grasp_type=all`). `isaac_tasks/evaluation/report.py` does the work.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def main() -> None:
     )
     parser.add_argument("--sweep", type=parse_sweep, default=parse_sweep("0,1,2,4,8"), help="disturbance scales")
     parser.add_argument("--sweep_episodes", type=cli.positive_int, default=256, help="episodes per sweep point")
+    cli.add_env_override_args(parser)
     args = parser.parse_args()
     task_entry(args.task)
     infos = {path: policy_infos(args.task, path) for path in args.checkpoint}  # every checkpoint, before any work
@@ -63,7 +65,7 @@ def main() -> None:
             args.task,
             path,
             infos[path],
-            cli.task_overrides(args),
+            {**cli.task_overrides(args), **cli.env_config_overrides(args)},
             args.episodes,
             args.disturbance_scale,
             args.sweep,

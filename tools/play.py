@@ -16,7 +16,7 @@ import os
 
 import cli
 
-from agents.ppo_runner import env_overrides
+from agents.ppo_runner import env_defaults, env_overrides
 from distill.policy import load_any_policy, read_policy_infos
 from isaac_tasks import make_agent_cfg, make_env, task_entry
 from isaac_tasks.evaluation.rollout import run_episodes, summarize
@@ -34,6 +34,7 @@ def main() -> None:
         help="where to write policy.pt and policy.onnx (default: <run>/exported)",
     )
     cli.add_video_args(parser)
+    cli.add_env_override_args(parser)
     args = parser.parse_args()
     task_entry(args.task)
     info = read_policy_infos(args.checkpoint, args.task)
@@ -41,7 +42,12 @@ def main() -> None:
     video = cli.video_options(args, default_path=os.path.join(run_dir, "videos", "play.mp4"))
     export_dir = cli.output_path(args.export_dir or os.path.join(run_dir, "exported"), "--export_dir", folder=True)
 
-    overrides = {**cli.task_overrides(args), **env_overrides(info)}
+    overrides = {
+        **env_defaults(info),
+        **cli.task_overrides(args),
+        **cli.env_config_overrides(args),
+        **env_overrides(info),
+    }
     env = make_env(args.task, **overrides)
     runner, policy = load_any_policy(env, args.task, args.checkpoint, make_agent_cfg(args.task))
 

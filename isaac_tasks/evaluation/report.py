@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from agents.ppo_runner import env_overrides  # noqa: E402
+from agents.ppo_runner import env_defaults, env_overrides  # noqa: E402
 from distill.policy import load_any_policy, read_policy_infos  # noqa: E402
 from isaac_tasks import load_entry_point, make_agent_cfg, make_env, task_entry  # noqa: E402
 from isaac_tasks.evaluation.penetration import INFEASIBLE_DEPTH, infeasible  # noqa: E402
@@ -67,13 +67,15 @@ def evaluate_checkpoint(
     """(report, per-episode values) of one checkpoint: `episodes` episodes at `disturbance_scale` with
     the task's state measures (penetration), then `sweep_episodes` at each scale of `sweep`."""
 
+    settings = {**env_defaults(info), **settings}
+
     def env_with(scale: float):
-        return make_env(task, disturbance_scale=scale, **settings, **env_overrides(info))
+        return make_env(task, **{**settings, "disturbance_scale": scale}, **env_overrides(info))
 
     env = env_with(disturbance_scale)
     policy = load_policy(env, task, checkpoint)
     values = run_episodes(env, policy, episodes, env.state_measures(), label="evaluation: ")
-    report = {"disturbance_scale": disturbance_scale}
+    report = {"disturbance_scale": disturbance_scale, "settings": settings}
     report["metrics"] = {k: v for k, v in summarize(values, env).items() if not k.startswith("penetration")}
     if "penetration_hand_hand" in values:
         report["penetration"] = {
@@ -106,6 +108,9 @@ def write_report(folder: str, task: str, reports: dict[str, dict], episodes: dic
     lines += ["| checkpoint | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for name, r in reports.items():
         lines.append(f"| {name} | " + " | ".join(f"{r['metrics'].get(k, float('nan')):.3f}" for k in keys) + " |")
+    for name, r in reports.items():
+        if r["settings"]:
+            lines.append(f"\n{name}: " + ", ".join(f"{k}={v}" for k, v in r["settings"].items()))
     if any("penetration" in r for r in reports.values()):
         lines += [
             "",

@@ -1,6 +1,7 @@
 """Throughput of a task's step against the bare engine's, measured in one run (tools/benchmark.py).
 
-The task runs random actions while the engine state before each of its physics steps (commands and resets
+The task runs random actions (or a policy's: the states of a grasp in progress cost the engine several times
+more than flailing fingers) while the engine state before each of its physics steps (commands and resets
 included) is recorded; the bare engine then steps from exactly those states (same model, object variants,
 substeps and threads), timed around the step call alone. Task and raw alternate over several rounds so that
 machine load affects both alike.
@@ -51,17 +52,22 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def task_and_raw_throughput(env, num_steps: int, rounds: int, seed: int) -> dict:
-    """Env steps/s of the task and of the bare engine from the task's own states, and their ratio."""
+def task_and_raw_throughput(env, num_steps: int, rounds: int, seed: int, policy=None) -> dict:
+    """Env steps/s of the task and of the bare engine from the task's own states, and their ratio. Actions are
+    random or `policy`'s (observations -> actions, not timed)."""
     physics, decimation, device = env.physics, env.cfg.decimation, env.device
     save, load, bare_step = bare_engine(physics, decimation)
     generator = torch.Generator(device=device).manual_seed(seed)
 
-    def random_actions() -> torch.Tensor:
+    def actions(obs) -> torch.Tensor:
+        if policy is not None:
+            with torch.inference_mode():
+                return policy(obs)
         return 2.0 * torch.rand(env.num_envs, env.num_actions, generator=generator, device=device) - 1.0
 
+    obs = env.get_observations()
     for _ in range(5):  # warm up caches, the allocator and (on a GPU) graph capture
-        env.step(random_actions())
+        obs = env.step(actions(obs))[0]
 
     # Record the engine state (commands and resets included) before every physics step of the task.
     states: list = []
@@ -75,12 +81,13 @@ def task_and_raw_throughput(env, num_steps: int, rounds: int, seed: int) -> dict
     for _ in range(rounds):
         states.clear()
         physics.step = recording_step
-        synchronize(device)
-        tic = time.perf_counter()
         for _ in range(num_steps):
-            env.step(random_actions())
-        synchronize(device)
-        task_time += time.perf_counter() - tic
+            action = actions(obs)
+            synchronize(device)
+            tic = time.perf_counter()
+            obs = env.step(action)[0]
+            synchronize(device)
+            task_time += time.perf_counter() - tic
         physics.step = task_step
         task_state = save()
         for state in states:  # the bare engine on exactly the task's states
@@ -106,4 +113,5 @@ def task_and_raw_throughput(env, num_steps: int, rounds: int, seed: int) -> dict
         "raw_physics_env_steps_per_s": steps / raw_time,
         "raw_physics_substeps_per_s": steps * decimation / raw_time,
         "ratio_task_to_raw": raw_time / task_time,
+        "actions": "random" if policy is None else "policy",
     }

@@ -149,6 +149,8 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
 
     @staticmethod
     def _put(mjm: mujoco.MjModel, num_worlds: int, contacts_per_env: int) -> tuple[mjw.Model, mjw.Data]:
+        mjm = copy.copy(mjm)
+        mjm.opt.jacobian = mujoco.mjtJacobian.mjJAC_AUTO  # MuJoCo Warp's own choice; sparse is measured on the CPU only
         mjd = mujoco.MjData(mjm)
         mujoco.mj_forward(mjm, mjd)
         m = mjw.put_model(mjm, batch_sizes=dict.fromkeys(_RANDOMIZED_FIELDS + _DERIVED_FIELDS, num_worlds))
