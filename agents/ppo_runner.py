@@ -207,7 +207,7 @@ class PPORunner(OnPolicyRunner):
     def save(self, path: str, infos: dict | None = None) -> None:
         saved = self.alg.save()
         saved["iter"] = self.current_learning_iteration
-        saved["infos"] = {**self.checkpoint_info, **(infos or {})}
+        saved["infos"] = {**self.checkpoint_info, "env_state": self.env.training_state(), **(infos or {})}
         save_atomically(saved, path)
         staging = self.logger.log_dir
         if self.publish_dir and staging != self.publish_dir and os.path.dirname(path) == staging:
@@ -229,6 +229,7 @@ class PPORunner(OnPolicyRunner):
                 self.current_learning_iteration = checkpoint["iter"] + 1  # the saved iteration was completed
         except (RuntimeError, KeyError, ValueError) as error:
             raise CheckpointError(f"checkpoint {path} does not fit this policy: {error}") from None
+        self.env.load_training_state(checkpoint["infos"].get("env_state", {}))
         return checkpoint["infos"]
 
 

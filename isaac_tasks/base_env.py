@@ -153,6 +153,14 @@ class BaseEnv(VecEnv):
         """Task metrics of the episodes ending in env_ids, logged under their keys."""
         return {}
 
+    def training_state(self) -> dict[str, float]:
+        """What a resumed training run needs of the environment beyond its config (a curriculum's progress);
+        checkpoints carry it."""
+        return {}
+
+    def load_training_state(self, state: dict[str, float]) -> None:
+        """Continue from a checkpoint's `training_state`."""
+
     # --- evaluation hooks ---------------------------------------------------------------------
     def split_of(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
         """For each of `episode_splits`, the label index of the episodes now running in env_ids."""

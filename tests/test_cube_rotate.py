@@ -228,3 +228,63 @@ def test_the_drop_penalty_is_paid_once_on_the_drop_and_off_by_default():
     assert dropped.any()  # the cube fell in both runs alike
     difference = rewards_of[-100.0] - rewards_of[0.0]
     torch.testing.assert_close(difference, -100.0 * dropped.float())
+
+
+def test_the_gravity_curriculum_moves_one_level_per_episode_on_a_synthetic_sequence():
+    from isaac_tasks.cube_rotate.cube_env import next_gravity_levels
+
+    # (played past the platform, dropped) per ended episode of one environment, 4 levels, starting weightless
+    outcomes = [(1, 0), (1, 0), (1, 1), (0, 0), (1, 0), (1, 0), (1, 0), (1, 0), (1, 1), (1, 1), (1, 1), (1, 1)]
+    level, found = torch.tensor([0]), []
+    for played, dropped in outcomes:
+        level = next_gravity_levels(level, torch.tensor([bool(played)]), torch.tensor([bool(dropped)]), 4)
+        found.append(int(level))
+    assert found == [1, 2, 1, 1, 2, 3, 4, 4, 3, 2, 1, 0]
+    assert int(next_gravity_levels(torch.tensor([0]), torch.tensor([True]), torch.tensor([True]), 4)) == 0
+
+
+def _gravity_z(env) -> np.ndarray:
+    return env.physics.batch.expand("opt.gravity")[:, 2].copy()
+
+
+def test_the_gravity_curriculum_in_the_task():
+    """Off by default; on, a held episode raises its environment's gravity by a level and a drop lowers it, the
+    rollout logs the gravity its episodes were played at, and a checkpoint's state carries the level on."""
+    settings = {"curriculum.enabled": True, "curriculum.levels": 4, "randomization.gravity_noise_std": 0.0}
+    off = make_env("Orca-Cube-Rotate-v0", num_envs=1, seed=0)
+    assert off.gravity_level.tolist() == [off.cfg.curriculum.levels] and off.training_state() == {}  # full gravity
+
+    weightless = make_env("Orca-Cube-Rotate-v0", num_envs=2, seed=0, num_threads=1, platform_support_s=0.0,
+                          episode_length_s=0.5, **settings)  # fmt: skip
+    assert np.all(_gravity_z(weightless) == 0.0)
+    for _ in range(10):  # one episode: the cube floats where it was, nothing drops
+        _, _, done, extras = weightless.step(torch.zeros(weightless.num_envs, weightless.num_actions))
+    assert done.all() and extras["log"]["Curriculum/gravity_scale"].tolist() == [0.0, 0.0]
+    assert weightless.gravity_level.tolist() == [1, 1]
+    np.testing.assert_allclose(_gravity_z(weightless), -9.81 / 4)
+    assert weightless.training_state() == {"gravity_level": 1.0}
+
+    full = make_env("Orca-Cube-Rotate-v0", num_envs=1, seed=0, num_threads=1, platform_support_s=0.0,
+                    **{**settings, "curriculum.start_level": 4})  # fmt: skip
+    for _ in range(40):  # without the platform the cube falls out of the resting hand
+        _, _, done, extras = full.step(torch.zeros(full.num_envs, full.num_actions))
+        if done.any():
+            break
+    assert not extras["time_outs"].any() and full.gravity_level.tolist() == [3]
+    np.testing.assert_allclose(_gravity_z(full), -9.81 * 3 / 4)
+    full.load_training_state(weightless.training_state())
+    assert full.gravity_level.tolist() == [1]
+
+
+def test_a_checkpoint_carries_the_curriculum_level_into_the_resumed_run(tmp_path):
+    from agents.ppo_runner import PPORunner
+    from isaac_tasks import make_agent_cfg
+
+    settings = {"num_envs": 2, "seed": 0, "num_threads": 1, "curriculum.enabled": True, "curriculum.levels": 4}
+    trained = make_env("Orca-Cube-Rotate-v0", **settings)
+    trained.gravity_level.fill_(3)
+    PPORunner(trained, make_agent_cfg("Orca-Cube-Rotate-v0"), task="Orca-Cube-Rotate-v0").save(str(tmp_path / "m.pt"))
+    resumed = make_env("Orca-Cube-Rotate-v0", **settings)
+    assert resumed.gravity_level.tolist() == [0, 0]
+    PPORunner(resumed, make_agent_cfg("Orca-Cube-Rotate-v0"), task="Orca-Cube-Rotate-v0").load(str(tmp_path / "m.pt"))
+    assert resumed.gravity_level.tolist() == [3, 3]

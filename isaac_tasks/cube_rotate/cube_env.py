@@ -35,6 +35,13 @@ from isaac_tasks.physics.interface import SceneQueries
 GRAVITY = -9.81
 
 
+def next_gravity_levels(level: torch.Tensor, played: torch.Tensor, dropped: torch.Tensor, levels: int) -> torch.Tensor:
+    """The gravity curriculum's levels after episodes end: one up for an episode that kept the cube after the
+    platform left, one down for a drop, unchanged for one that ended before the platform left."""
+    step = torch.where(dropped, -1, 1) * played
+    return (level + step).clamp(0, levels)
+
+
 class CubeRotateEnv(BaseEnv):
     """A task id's subclass sets `hand`."""
 
@@ -79,6 +86,10 @@ class CubeRotateEnv(BaseEnv):
         self.rotation = torch.zeros(n, device=device)  # rad turned in the commanded sense after release
         self.released_time = torch.zeros(n, device=device)  # s since the platform left
         self.dropped = torch.zeros(n, dtype=torch.bool, device=device)
+        curriculum = cfg.curriculum
+        self.gravity_level = torch.full(
+            (n,), curriculum.start_level if curriculum.enabled else curriculum.levels, device=device
+        )
         self.disturbance_nominal = torch.full((j,), cfg.joint_disturbance_torque, device=device)
         self._randomize_links()
         self.reset()
@@ -111,6 +122,7 @@ class CubeRotateEnv(BaseEnv):
         self.physics.scale_mass(env_ids, CUBE_BODY, self._uniform(*r.cube_mass_scale, n))
         gravity = torch.zeros(n, 3, device=self.device)
         gravity[:, 2] = GRAVITY + r.gravity_noise_std * torch.randn(n, generator=self.generator, device=self.device)
+        gravity[:, 2] *= self.gravity_level[env_ids] / self.cfg.curriculum.levels
         self.physics.set_gravity(env_ids, gravity)
 
     # --- action -------------------------------------------------------------------------------
@@ -193,15 +205,33 @@ class CubeRotateEnv(BaseEnv):
     def _episode_log(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
         # Rotation counts only once the platform has left (it is 0 before), so RPM is 0 there too.
         rotation_turns = metrics.turns(self.rotation[env_ids])
-        return {
+        log = {
             "Metrics/rpm": metrics.rotations_per_minute(rotation_turns, self.released_time[env_ids]),
             "Metrics/rotation_turns": rotation_turns,
             "Metrics/drop_rate": self.dropped[env_ids].float(),
         }
+        if self.cfg.curriculum.enabled:  # the gravity these episodes were played at
+            log["Curriculum/gravity_scale"] = self.gravity_level[env_ids] / self.cfg.curriculum.levels
+        return log
+
+    def training_state(self) -> dict[str, float]:
+        return {"gravity_level": float(self.gravity_level.float().mean())} if self.cfg.curriculum.enabled else {}
+
+    def load_training_state(self, state: dict[str, float]) -> None:
+        """Every environment continues from the saved mean level, from its next episode on."""
+        if self.cfg.curriculum.enabled and "gravity_level" in state:
+            self.gravity_level.fill_(round(state["gravity_level"]))
 
     # --- reset --------------------------------------------------------------------------------
     def _reset_idx(self, env_ids: torch.Tensor) -> None:
         r, n = self.cfg.randomization, len(env_ids)
+        if self.cfg.curriculum.enabled:
+            self.gravity_level[env_ids] = next_gravity_levels(
+                self.gravity_level[env_ids],
+                self.released_time[env_ids] > 0,
+                self.dropped[env_ids],
+                self.cfg.curriculum.levels,
+            )
         self._randomize_reset(env_ids)
         joint_pos = torch.zeros(n, self.num_actions, device=self.device).clamp(*self.joint_limits.unbind(-1))
         cube_pos = self.cube_origin.expand(n, 3).clone()  # resting on the platform; shifted in the plane

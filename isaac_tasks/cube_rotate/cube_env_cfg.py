@@ -75,6 +75,23 @@ class RandomizationCfg:
 
 
 @dataclass(kw_only=True)
+class GravityCurriculumCfg:
+    """Not in the paper; off by default. Each environment plays at gravity x level / levels (Isaac Lab Dexsuite
+    scales gravity from 0 to -9.81 as the policy succeeds): an episode that held the cube after the platform left
+    raises its environment's level by one, a drop lowers it by one. Evaluation runs at full gravity."""
+
+    enabled: bool = False
+    levels: int = 10
+    start_level: int = 0
+
+    def validate(self) -> None:
+        if self.levels < 1 or not 0 <= self.start_level <= self.levels:
+            raise ValueError(
+                f"curriculum needs levels >= 1 and 0 <= start_level <= levels, got {self.levels}, {self.start_level}"
+            )
+
+
+@dataclass(kw_only=True)
 class CubeRotateEnvCfg(BaseEnvCfg):
     sim_dt: float = 1.0 / 120.0  # 120 Hz
     decimation: int = 6  # 20 Hz control
@@ -97,6 +114,7 @@ class CubeRotateEnvCfg(BaseEnvCfg):
 
     rewards: RewardWeights = field(default_factory=RewardWeights)
     randomization: RandomizationCfg = field(default_factory=RandomizationCfg)
+    curriculum: GravityCurriculumCfg = field(default_factory=GravityCurriculumCfg)
 
     def validate(self) -> None:
         super().validate()
@@ -113,3 +131,4 @@ class CubeRotateEnvCfg(BaseEnvCfg):
         if self.platform_support_s < 0 or self.cube_size <= 0 or self.cube_mass <= 0:
             raise ValueError("platform_support_s must be non-negative and the cube's size and mass positive")
         self.randomization.validate()
+        self.curriculum.validate()
