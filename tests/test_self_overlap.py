@@ -81,3 +81,23 @@ def test_grasp_task_rewards_and_logs_overlap_only_when_weighted():
         _, _, _, extras = env.step(2 * torch.rand(4, env.num_actions, generator=generator) - 1)
     assert (extras["log"]["Episode_Reward/finger_overlap"] <= 0.0).all()
     assert extras["log"]["Metrics/infeasible"].shape == (4,)
+
+
+def test_the_infeasible_penalty_is_paid_once_when_an_episode_first_passes_half_a_centimetre():
+    """Same seed and actions with and without the term: the rewards differ by its weight on exactly the steps
+    where an environment's overlap first went past 0.5 cm, and never again in that episode."""
+    settings = {"num_envs": 8, "seed": 3, "num_threads": 1, "episode_length_s": 1.0}
+    weighted = make_env("Leap-Grasp-v0", **settings, **{"rewards.infeasible": -50.0})
+    plain = make_env("Leap-Grasp-v0", **settings)
+    generator = torch.Generator().manual_seed(0)
+    paid, expected = [], []
+    for _ in range(weighted.max_episode_length - 1):  # within one episode
+        actions = 2 * torch.rand(8, weighted.num_actions, generator=generator) - 1
+        before = weighted.infeasible.clone()
+        reward = weighted.step(actions)[1]
+        paid.append(reward - plain.step(actions)[1])
+        expected.append(-50.0 * (weighted.infeasible & ~before).float())
+    paid, expected = torch.stack(paid), torch.stack(expected)
+    assert (expected != 0).any()  # random actions cross fingers in some environments
+    torch.testing.assert_close(paid, expected, atol=1e-4, rtol=0)
+    assert ((paid != 0).sum(dim=0) <= 1).all()

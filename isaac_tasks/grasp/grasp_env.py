@@ -82,7 +82,7 @@ class GraspEnv(BaseEnv):
         variant_of_env = np.arange(cfg.num_envs) % len(self.objects)
         scenes = [grasp_scene(hand, obj, cfg.sim_dt) for obj in self.objects]
         self.overlap = None  # finger links through each other, read only where rewarded
-        if cfg.rewards.finger_overlap:
+        if cfg.rewards.finger_overlap or cfg.rewards.infeasible:
             self.overlap = SelfOverlap(scenes[0].compile(), hand.link_groups, cfg.device, exclude=hand.overlap_exclude)
         self.num_fingertips = len(hand.fingertip_sites)
         queries = SceneQueries(
@@ -196,7 +196,8 @@ class GraspEnv(BaseEnv):
         self._overlap_depth = None
         if self.overlap is not None:
             self._overlap_depth = self.overlap.depth(s.body_pos[:, 1:], s.body_quat[:, 1:])
-            self.infeasible |= self._overlap_depth > INFEASIBLE_OVERLAP
+            self._became_infeasible = (self._overlap_depth > INFEASIBLE_OVERLAP) & ~self.infeasible
+            self.infeasible |= self._became_infeasible
 
     def _reward_terms(self) -> dict[str, torch.Tensor]:
         cfg, s, t = self.cfg, self.physics.state, self._state
@@ -210,8 +211,10 @@ class GraspEnv(BaseEnv):
             "excessive_lift": rewards.excessive_lift(t["height"], cfg.max_lift_height),
             "joint_limit": rewards.joint_limit(s.joint_pos, self.physics.joint_limits, cfg.soft_joint_limit_fraction),
         }
-        if self._overlap_depth is not None:
+        if self.cfg.rewards.finger_overlap:
             terms["finger_overlap"] = self._overlap_depth
+        if self.cfg.rewards.infeasible:
+            terms["infeasible"] = self._became_infeasible.float()
         return terms
 
     def _get_dones(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,6 +29,9 @@ class RewardWeights:
     # different fingers or the palm pass through each other (isaac_tasks/self_overlap.py). 0 leaves it
     # out, and its cost with it; docs/decisions.md.
     finger_overlap: float = 0.0
+    # Not in the paper: paid once, on the step an episode first becomes infeasible (an overlap deeper than the
+    # paper's 0.5 cm), so that the criterion the evaluation counts, an episode's deepest moment, has a price.
+    infeasible: float = 0.0
 
 
 @dataclass(kw_only=True)
