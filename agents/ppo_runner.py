@@ -221,22 +221,30 @@ class PPORunner(OnPolicyRunner):
         self.logger.save_model(path, self.current_learning_iteration)
 
     def load(
-        self, path: str, load_cfg: dict | None = None, strict: bool = True, map_location: str | None = None
+        self,
+        path: str,
+        load_cfg: dict | None = None,
+        strict: bool = True,
+        map_location: str | None = None,
+        restore_env_state: bool = True,
     ) -> dict:
+        """Load a checkpoint; a resumed training run also continues the task's training state (its curriculum),
+        which evaluation leaves as configured (`restore_env_state=False`)."""
         checkpoint = read_checkpoint(path, self.checkpoint_info["task"], self.checkpoint_info["num_actions"])
         try:
             if self.alg.load(checkpoint, load_cfg, strict):
                 self.current_learning_iteration = checkpoint["iter"] + 1  # the saved iteration was completed
         except (RuntimeError, KeyError, ValueError) as error:
             raise CheckpointError(f"checkpoint {path} does not fit this policy: {error}") from None
-        self.env.load_training_state(checkpoint["infos"].get("env_state", {}))
+        if restore_env_state:
+            self.env.load_training_state(checkpoint["infos"].get("env_state", {}))
         return checkpoint["infos"]
 
 
 def load_policy(env, task: str, checkpoint: str, agent_cfg: dict) -> tuple[PPORunner, torch.nn.Module]:
     """A runner holding `checkpoint` (without logging) and its deterministic inference policy."""
     runner = PPORunner(env, agent_cfg, task=task, log_dir=None, device=str(env.device))
-    runner.load(checkpoint)
+    runner.load(checkpoint, restore_env_state=False)
     return runner, runner.get_inference_policy()
 
 

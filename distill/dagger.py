@@ -23,7 +23,16 @@ from torch.utils.tensorboard import SummaryWriter
 
 from distill.dataset import load_dataset, training_pairs
 from distill.point_cloud import PointCloudCfg, PointCloudSensor
-from distill.student import ObservationNoiseCfg, Student, load_student, student_sizes, train_student
+from agents.threads import every_core
+from distill.chunking import ChunkedExecutor, windows
+from distill.student import (
+    ObservationNoiseCfg,
+    Student,
+    hold_command,
+    load_student,
+    student_sizes,
+    train_student,
+)
 from distill.teacher import execute, load_teacher, p_teacher_at, teacher_command
 
 
@@ -40,6 +49,10 @@ class DaggerCfg:
     batch_size: int = 256
     lr: float = 3e-4
     hidden_dims: list[int] = field(default_factory=lambda: [512, 512, 512])
+    horizon: int = 2  # actions per predicted chunk (000's student: the next two)
+    prefix: int = 0  # committed actions a chunk follows (003's cube student: 2, chunk 6)
+    execute: int = 1  # actions executed per decision (at most the horizon)
+    ema_alpha: float = 1.0  # EMA of the executed actions (1: none; 003's cube student: 0.5)
     bc_updates: int = 2000  # updates on the dataset before the first iteration
     skip_damaged: bool = False  # report and skip damaged dataset shards
     seed: int = 0
@@ -47,6 +60,7 @@ class DaggerCfg:
     save_interval: int = 10
 
     def validate(self) -> None:
+        ChunkedExecutor.check(self.horizon, self.prefix, self.execute, self.ema_alpha)
         if not 0.0 < self.p_teacher_decay <= 1.0:
             raise ValueError(f"p_teacher_decay must be in (0, 1], got {self.p_teacher_decay}")
         if not 0.0 <= self.eval_fraction <= 0.5:
@@ -54,13 +68,21 @@ class DaggerCfg:
 
 
 @torch.inference_mode()
-def rollout(env, obs, teacher, student, sensor, noise, offsets, p_teacher, groups, steps, generator) -> tuple:
+def rollout(env, obs, teacher, student, executor, sensor, noise, offsets, p_teacher, groups, steps, generator) -> tuple:
     """`steps` control steps from `obs`; returns the next obs, the labelled pairs, successes by group, the
-    share of time spent on point clouds."""
+    share of time spent on point clouds. The student acts through `executor` (`Student.executor`), on noisy
+    observations."""
     n = env.num_envs
     points, proprio, labels, dones = [], [], [], []
     successes = {name: [] for name in groups}
     cloud_time, start = 0.0, time.perf_counter()
+    noisy = None
+
+    def decide(env_ids, prefix):
+        with every_core():
+            return student.act(noisy[0][env_ids], noisy[1][env_ids], prefix)
+
+    executor.decide = decide
     for _ in range(steps):
         tic = time.perf_counter()
         cloud = sensor()
@@ -70,10 +92,8 @@ def rollout(env, obs, teacher, student, sensor, noise, offsets, p_teacher, group
         label = teacher_command(env, teacher_actions).cpu()
         by_teacher = torch.rand(n, generator=generator) < p_teacher
         by_teacher[groups["teacher"]], by_teacher[groups["student"]] = True, False
-        command = label
-        if not by_teacher.all():
-            noisy = student.perturb(cloud, own, noise, *offsets, generator=generator)
-            command = torch.where(by_teacher.unsqueeze(-1), label, student.act(*noisy)[:, 0])
+        noisy = student.perturb(cloud, own, noise, *offsets, generator=generator)
+        command = torch.where(by_teacher.unsqueeze(-1), label, executor())
         execute(env, command.to(env.device))
         obs, _, done, extras = env.step(teacher_actions)
         done = done.cpu()
@@ -82,19 +102,22 @@ def rollout(env, obs, teacher, student, sensor, noise, offsets, p_teacher, group
         ended = done.nonzero().squeeze(-1)
         if len(ended):
             sensor.reset(ended)
+            executor.reset(ended, hold_command(env, ended.to(env.device)).cpu())
             offsets[0][ended] = torch.randn(len(ended), 3, generator=generator)
             offsets[1][ended] = torch.randn(len(ended), offsets[1].shape[1], generator=generator)
             success = extras["log"][f"Metrics/{env.primary_metric}"].cpu()
             for name, members in groups.items():
                 successes[name].append(success[torch.isin(ended, members)])
-    # Pairs (t, t + 1) within one episode: the student predicts two consecutive actions.
-    points, proprio, labels, dones = map(torch.stack, (points, proprio, labels, dones))
-    keep = ~dones[:-1]
+    # Windows of the prefix and the chunk after each step, within one episode.
+    prefix = student.config["prefix"]
+    valid, spans = windows(torch.stack(labels), torch.stack(dones), prefix + student.config["horizon"])
     data = {
-        "points": points[:-1][keep],
-        "proprio": proprio[:-1][keep],
-        "actions": torch.stack((labels[:-1], labels[1:]), dim=2)[keep],
+        "points": torch.stack(points)[: len(valid)][valid],
+        "proprio": torch.stack(proprio)[: len(valid)][valid],
+        "actions": spans[valid][:, prefix:],
     }
+    if prefix:
+        data["prefix"] = spans[valid][:, :prefix]
     successes = {name: torch.cat(values) if values else torch.zeros(0) for name, values in successes.items()}
     return obs, data, successes, cloud_time / (time.perf_counter() - start)
 
@@ -131,12 +154,21 @@ def run(
             f"student {resume} was distilled on '{saved['infos'].get('task')}', the teacher is of '{task}'"
         )
     if saved is None:
-        student = Student(**student_sizes(env), hidden_dims=cfg.hidden_dims)
+        student = Student(
+            **student_sizes(env),
+            hidden_dims=cfg.hidden_dims,
+            horizon=cfg.horizon,
+            prefix=cfg.prefix,
+            execute=cfg.execute,
+            ema_alpha=cfg.ema_alpha,
+        )
     dataset = None
     if dataset_path:  # all of it is read and checked before any rollout
         dataset = {
             k: torch.from_numpy(v)
-            for k, v in training_pairs(load_dataset(dataset_path, task, cfg.skip_damaged)).items()
+            for k, v in training_pairs(
+                load_dataset(dataset_path, task, cfg.skip_damaged), student.config["horizon"], student.config["prefix"]
+            ).items()
         }
         found = (dataset["points"].shape[1], dataset["proprio"].shape[1], dataset["actions"].shape[-1])
         expected = (point_cloud.num_points, student.config["proprio_dim"], student.config["action_dim"])
@@ -177,6 +209,8 @@ def run(
         )
         buffer: deque[dict[str, torch.Tensor]] = deque(maxlen=cfg.buffer_iterations)
         obs = env.reset()
+        executor = student.executor(cfg.num_envs, None)  # its decisions are wired in `rollout`
+        executor.reset(ids, hold_command(env, ids.to(env.device)).cpu())
         for it in range(start, start + cfg.iterations):
             p_teacher = p_teacher_at(it, cfg.p_teacher, cfg.p_teacher_decay)
             tic = time.perf_counter()
@@ -185,6 +219,7 @@ def run(
                 obs,
                 teacher,
                 student,
+                executor,
                 sensor,
                 noise,
                 offsets,
@@ -201,9 +236,10 @@ def run(
             if it == 0 and dataset is None:  # normalization from the first data, labelled by the teacher
                 student.fit_normalization(train_data["points"], train_data["proprio"], train_data["actions"])
             tic = time.perf_counter()
-            loss = train_student(
-                student, optimizer, train_data, cfg.updates_per_iteration, cfg.batch_size, noise, generator
-            )
+            with every_core():  # the physics pool is idle
+                loss = train_student(
+                    student, optimizer, train_data, cfg.updates_per_iteration, cfg.batch_size, noise, generator
+                )
             train_s = time.perf_counter() - tic
 
             writer.add_scalar("Distill/p_teacher", p_teacher, it)

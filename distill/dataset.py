@@ -191,13 +191,20 @@ def load_dataset(folder: str, task: str, skip_damaged: bool = False) -> list[Dis
     return episodes
 
 
-def training_pairs(episodes: list[DistillEpisode]) -> dict[str, np.ndarray]:
-    """Observations of every step with a next step, labelled with the two consecutive teacher actions."""
-    usable = [e for e in episodes if len(e) >= 2]
+def training_pairs(episodes: list[DistillEpisode], horizon: int = 2, prefix: int = 0) -> dict[str, np.ndarray]:
+    """Observations of every step with `prefix + horizon - 1` steps after it in its episode, labelled with the
+    teacher's next `horizon` actions after `prefix` committed ones (the prefix, for a student that reads one)."""
+    length = prefix + horizon
+    usable = [e for e in episodes if len(e) >= length]
     if not usable:
-        raise DistillDataError("no episode has two or more steps")
-    return {
-        "points": np.concatenate([e.point_cloud[:-1] for e in usable]),
-        "proprio": np.concatenate([e.proprio[:-1] for e in usable]),
-        "actions": np.concatenate([np.stack((e.actions[:-1], e.actions[1:]), axis=1) for e in usable]),
+        raise DistillDataError(f"no episode has {length} or more steps")
+    spans = np.concatenate([np.lib.stride_tricks.sliding_window_view(e.actions, length, axis=0) for e in usable])
+    spans = spans.swapaxes(1, 2)  # (M, length, action_dim)
+    pairs = {
+        "points": np.concatenate([e.point_cloud[: len(e) - length + 1] for e in usable]),
+        "proprio": np.concatenate([e.proprio[: len(e) - length + 1] for e in usable]),
+        "actions": np.ascontiguousarray(spans[:, prefix:]),
     }
+    if prefix:
+        pairs["prefix"] = np.ascontiguousarray(spans[:, :prefix])
+    return pairs

@@ -22,6 +22,7 @@ from torch import nn
 from agents.flow_matching import MIN_STD, FlowPrior
 from agents.ppo_runner import CheckpointError, build_saved, load_saved, save_atomically
 from agents.prior_data import HORIZON
+from distill.chunking import ChunkedExecutor
 
 VARIANT = "hand_arm"  # the prior variant whose commands the student predicts
 
@@ -65,8 +66,12 @@ class Student(nn.Module):
         feature_dim: int = 256,
         hidden_dims: Sequence[int] = (512, 512, 512),
         num_steps: int = 10,
+        prefix: int = 0,
+        execute: int = 1,
+        ema_alpha: float = 1.0,
     ):
         super().__init__()
+        ChunkedExecutor.check(horizon, prefix, execute, ema_alpha)
         self.config = {
             "proprio_dim": proprio_dim,
             "action_dim": action_dim,
@@ -75,9 +80,14 @@ class Student(nn.Module):
             "feature_dim": feature_dim,
             "hidden_dims": list(hidden_dims),
             "num_steps": num_steps,
+            "prefix": prefix,
+            "execute": execute,
+            "ema_alpha": ema_alpha,
         }
+        self.prefix = prefix
         self.encoder = PointNetEncoder(encoder_dims, feature_dim)
-        self.flow = FlowPrior(action_dim, feature_dim + proprio_dim, horizon, hidden_dims, num_steps)
+        cond_dim = feature_dim + proprio_dim + prefix * action_dim
+        self.flow = FlowPrior(action_dim, cond_dim, horizon, hidden_dims, num_steps)
         self.register_buffer("point_center", torch.zeros(3))
         self.register_buffer("point_scale", torch.ones(()))
         self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
@@ -94,18 +104,40 @@ class Student(nn.Module):
         self.flow.action_mean.copy_(actions.mean(0))
         self.flow.action_std.copy_(actions.std(0).clamp_min(MIN_STD))
 
-    def condition(self, points: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
-        features = self.encoder((points - self.point_center) / self.point_scale)
-        return torch.cat((features, (proprio - self.proprio_mean) / self.proprio_std), dim=-1)
+    def condition(
+        self, points: torch.Tensor, proprio: torch.Tensor, prefix: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The flow's condition: point-cloud features, normalized proprioception and, for a student that reads
+        them, the `prefix` (B, prefix, action_dim) committed actions its chunk follows."""
+        parts = [
+            self.encoder((points - self.point_center) / self.point_scale),
+            (proprio - self.proprio_mean) / self.proprio_std,
+        ]
+        if self.prefix:
+            parts.append(((prefix - self.flow.action_mean[:1]) / self.flow.action_std[:1]).flatten(1))
+        return torch.cat(parts, dim=-1)
 
-    def loss(self, points, proprio, actions, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.flow.loss(self.condition(points, proprio), actions, generator)
+    def loss(self, points, proprio, actions, prefix=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.flow.loss(self.condition(points, proprio, prefix), actions, generator)
+
+    def forward(self, points: torch.Tensor, proprio: torch.Tensor, prefix: torch.Tensor | None = None) -> torch.Tensor:
+        """The chunk (B, horizon, action_dim) that follows the prefix, pushed from a0 = 0 (the flow's
+        deterministic action)."""
+        cond = self.condition(points, proprio, prefix)
+        a0 = torch.zeros(cond.shape[0], self.flow.horizon, self.flow.action_dim, dtype=cond.dtype, device=cond.device)
+        return self.flow.push(cond, a0)
 
     @torch.no_grad()
-    def act(self, points: torch.Tensor, proprio: torch.Tensor) -> torch.Tensor:
-        """(N, horizon, action_dim) pushed from a0 = 0, the flow's deterministic action."""
-        cond = self.condition(points, proprio)
-        return self.flow.push(cond, torch.zeros(len(cond), self.flow.horizon, self.flow.action_dim))
+    def act(self, points: torch.Tensor, proprio: torch.Tensor, prefix: torch.Tensor | None = None) -> torch.Tensor:
+        return self(points, proprio, prefix)
+
+    def executor(self, num_envs: int, decide) -> ChunkedExecutor:
+        """Real-time chunked execution of this student as it was trained to run (its prefix, actions executed per
+        decision and EMA); `decide(env_ids, prefix)` calls `act` on those environments' observations."""
+        c = self.config
+        return ChunkedExecutor(
+            decide, num_envs, c["action_dim"], c["horizon"], c["prefix"], c["execute"], c["ema_alpha"]
+        )
 
     def perturb(
         self,
@@ -154,6 +186,15 @@ def command_to_arm_and_fingers(env, command: torch.Tensor) -> tuple[torch.Tensor
     return arm, torch.clamp(fingers, low, high)
 
 
+def hold_command(env, env_ids: torch.Tensor) -> torch.Tensor:
+    """The hand_arm command (n, action_dim) that keeps the robot where it is: no arm motion (the arm command is
+    a relative pose) and the fingers at their last targets."""
+    fingers = env.finger_targets[env_ids]
+    probe = torch.zeros(1, env.prior_io.variants[VARIANT]["action_dim"], device=fingers.device)
+    arm_dim = env.prior_io.arm_and_fingers(VARIANT, probe)[0].shape[-1]
+    return command_of(env, torch.zeros(len(env_ids), arm_dim, device=fingers.device), fingers)
+
+
 def command_of(env, arm: torch.Tensor, fingers: torch.Tensor) -> torch.Tensor:
     """The hand_arm command (N, action_dim) of an arm command in [-1, 1] and finger targets (a teacher's step)."""
     return env.prior_io.prior_action(VARIANT, torch.cat((arm, fingers), dim=-1))
@@ -169,7 +210,8 @@ def train_student(
     generator: torch.Generator | None = None,
     max_grad_norm: float = 1.0,
 ) -> float:
-    """Behaviour cloning on `data` (points, proprio, actions) with observation noise; returns the mean loss.
+    """Behaviour cloning on `data` (points, proprio, actions, and prefix for a student that reads one) with
+    observation noise; returns the mean loss.
 
     Every sample gets its own random offset: over shuffled batches that is the per-episode offset's law.
     """
@@ -183,7 +225,8 @@ def train_student(
             torch.randn(batch_size, student.config["proprio_dim"], generator=generator),
         )
         points, proprio = student.perturb(data["points"][index], data["proprio"][index], noise, *offsets, generator)
-        loss = student.loss(points, proprio, data["actions"][index], generator)
+        prefix = data["prefix"][index] if "prefix" in data else None
+        loss = student.loss(points, proprio, data["actions"][index], prefix, generator)
         optimizer.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
@@ -196,21 +239,29 @@ def train_student(
 class StudentPlayer:
     """The student as a policy of an `abs_joint` environment: observations in, absolute-joint actions out.
 
-    It casts its own point clouds, and draws new camera calibration errors for environments whose episode
-    just started (episode_length_buf == 0), so `run_episodes` and the evaluation tools drive it as they
-    drive a teacher.
+    It casts its own point clouds, draws new camera calibration errors for environments whose episode just
+    started (episode_length_buf == 0), and runs its chunks as it was trained to (`Student.executor`), so
+    `run_episodes` and the evaluation tools drive it as they drive a teacher.
     """
 
     def __init__(self, env, student: Student, sensor):
         if env.cfg.action_space != "abs_joint":
             raise ValueError(f"a student drives an 'abs_joint' environment, not '{env.cfg.action_space}'")
         self.env, self.student, self.sensor = env, student, sensor
+        self.executor = student.executor(env.num_envs, self.decide)
+        self.observed: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def decide(self, env_ids: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
+        points, proprio = self.observed
+        return self.student.act(points[env_ids], proprio[env_ids], prefix)
 
     def __call__(self, obs) -> torch.Tensor:
         env = self.env
         fresh = (env.episode_length_buf == 0).nonzero().squeeze(-1)
         self.sensor.reset(fresh.cpu())
-        command = self.student.act(self.sensor(), env.proprioception().cpu())[:, 0]
-        arm, fingers = command_to_arm_and_fingers(env, command.to(env.device))
+        if len(fresh):
+            self.executor.reset(fresh.cpu(), hold_command(env, fresh).cpu())
+        self.observed = self.sensor(), env.proprioception().cpu()
+        arm, fingers = command_to_arm_and_fingers(env, self.executor().to(env.device))
         low, high = env.finger_limits.unbind(-1)
         return torch.cat((arm, 2.0 * (fingers - low) / (high - low) - 1.0), dim=-1)

@@ -225,3 +225,26 @@ def test_tool_refuses_bad_input_in_one_line(workspace, tool, args, names):
     named = PLACES[names] if names in PLACES else names
     assert named in lines[0], (named, lines[0])
     assert snapshot(workspace) == before, "the tool changed the file system"
+
+
+def test_switch_overrides_take_json_or_python_spelling(monkeypatch):
+    monkeypatch.syspath_prepend(TOOLS)
+    import cli
+
+    config = {"curriculum": {"enabled": False}}
+    for text, value in (("true", True), ("True", True), ("False", False), ("false", False)):
+        cli.override_config(config, f"curriculum.enabled={text}", "--env")
+        assert config["curriculum"]["enabled"] is value
+    for text in ("1", "yes", "TRUE"):
+        with pytest.raises(ValueError, match="'curriculum.enabled' is bool"):
+            cli.override_config(config, f"curriculum.enabled={text}", "--env")
+
+
+def test_repeated_override_flags_accumulate(monkeypatch):
+    monkeypatch.syspath_prepend(TOOLS)
+    import cli
+
+    parser = cli.ArgumentParser()
+    cli.add_env_override_args(parser)
+    args = parser.parse_args(["--env", "rewards.drop=-100.0", "--env", "curriculum.enabled=True", "episode_length_s=8.0"])
+    assert args.env == ["rewards.drop=-100.0", "curriculum.enabled=True", "episode_length_s=8.0"]

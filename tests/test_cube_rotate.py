@@ -288,3 +288,9 @@ def test_a_checkpoint_carries_the_curriculum_level_into_the_resumed_run(tmp_path
     assert resumed.gravity_level.tolist() == [0, 0]
     PPORunner(resumed, make_agent_cfg("Orca-Cube-Rotate-v0"), task="Orca-Cube-Rotate-v0").load(str(tmp_path / "m.pt"))
     assert resumed.gravity_level.tolist() == [3, 3]
+    # an evaluation of that checkpoint plays at the levels it is told, not at the training run's
+    from agents.ppo_runner import load_policy
+
+    evaluated = make_env("Orca-Cube-Rotate-v0", **settings)
+    load_policy(evaluated, "Orca-Cube-Rotate-v0", str(tmp_path / "m.pt"), make_agent_cfg("Orca-Cube-Rotate-v0"))
+    assert evaluated.gravity_level.tolist() == [0, 0]

@@ -161,6 +161,126 @@ def test_p_teacher_starts_at_one_and_decays_by_its_factor():
     assert p_teacher_at(3, start=0.8, decay=0.5) == pytest.approx(0.1)
 
 
+def test_chunked_execution_decides_on_its_queue_with_prefix_and_ema():
+    """Chunk 4 after a prefix of 2, 3 actions per decision, EMA 0.5, two environments, one of them restarted."""
+    from distill.chunking import ChunkedExecutor
+
+    calls = []
+
+    def decide(env_ids, prefix):  # chunk entry k of decision d for env e: 100 d + 10 k + e
+        calls.append((env_ids.tolist(), prefix[..., 0].tolist()))
+        d = len(calls)
+        return (100.0 * d + 10.0 * torch.arange(4) + env_ids[:, None].float()).unsqueeze(-1)
+
+    executor = ChunkedExecutor(decide, num_envs=2, action_dim=1, chunk=4, prefix=2, execute=3, alpha=0.5)
+    with pytest.raises(ValueError, match="holding action"):
+        executor()
+    executor.reset(torch.arange(2), hold=torch.full((2, 1), -1.0))
+    executed = [executor()[:, 0].tolist() for _ in range(5)]
+    executor.reset(torch.tensor([1]), hold=torch.full((1, 1), -2.0))
+    executed += [executor()[:, 0].tolist() for _ in range(4)]
+
+    # decision 1 at step 0 (both, prefix the hold), 2 at step 3 (both, prefix entries 1 and 2 of decision 1),
+    # 3 at step 5 (env 1, restarted: prefix its new hold), 4 at step 6 (env 0), 5 at step 8 (env 1)
+    assert calls == [
+        ([0, 1], [[-1, -1], [-1, -1]]),
+        ([0, 1], [[110, 120], [111, 121]]),
+        ([1], [[-2, -2]]),
+        ([0], [[210, 220]]),
+        ([1], [[311, 321]]),
+    ]
+    raw = {
+        0: [-1, -1, 100, 110, 120, 200, 210, 220, 400],
+        1: [-1, -1, 101, 111, 121, -2, -2, 301, 311],
+    }
+    holds = {0: {0: -1.0}, 1: {0: -1.0, 5: -2.0}}  # the EMA's past at each reset
+    for env in (0, 1):
+        smoothed = []
+        for step, action in enumerate(raw[env]):
+            past = holds[env][step] if step in holds[env] else smoothed[-1]
+            smoothed.append(0.5 * action + 0.5 * past)
+        assert [row[env] for row in executed] == pytest.approx(smoothed)
+
+
+def test_receding_horizon_execution_is_the_first_action_of_each_step():
+    from distill.chunking import ChunkedExecutor
+
+    chunks = torch.randn(5, 3, 2, 4)  # steps, envs, horizon, action
+
+    def decide(env_ids, prefix):
+        assert prefix.shape == (len(env_ids), 0, 4)
+        return chunks[step][env_ids]
+
+    executor = ChunkedExecutor(decide, num_envs=3, action_dim=4, chunk=2)
+    for step in range(5):
+        torch.testing.assert_close(executor(), chunks[step, :, 0])
+    with pytest.raises(ValueError, match="1 <= execute <= chunk"):
+        ChunkedExecutor(decide, num_envs=3, action_dim=4, chunk=2, execute=3)
+
+
+def test_training_windows_hold_the_prefix_and_the_chunk_within_one_episode():
+    from distill.chunking import windows
+    from distill.dataset import DistillEpisode, training_pairs
+
+    labels = torch.arange(6.0).view(6, 1, 1).repeat(1, 2, 1)  # steps 0..5, two envs
+    labels[:, 1] += 100
+    dones = torch.zeros(6, 2, dtype=torch.bool)
+    dones[2, 1] = True  # env 1: an episode ends at step 2
+    valid, spans = windows(labels, dones, 3)
+    assert valid.tolist() == [[True, True], [True, False], [True, False], [True, True]]  # env 1: t = 1, 2 cross it
+    assert spans[3, 1, :, 0].tolist() == [103, 104, 105]
+
+    actions = np.arange(10.0).reshape(5, 2)
+    episode = DistillEpisode(
+        point_cloud=np.zeros((5, 4, 3)), proprio=np.arange(5.0)[:, None], states=np.zeros((5, 1)), actions=actions,
+        rewards=np.zeros(5), dones=np.eye(5)[-1].astype(bool), success=True, grasp_type="pinch", object="dice",
+    )  # fmt: skip
+    pairs = training_pairs([episode], horizon=2, prefix=1)
+    assert pairs["proprio"][:, 0].tolist() == [0, 1, 2]
+    np.testing.assert_array_equal(pairs["prefix"][:, 0], actions[:3])
+    np.testing.assert_array_equal(pairs["actions"], np.stack((actions[1:4], actions[2:5]), axis=1))
+
+
+@pytest.mark.parametrize("prefix", [0, 2])
+def test_the_exported_student_acts_as_the_pytorch_one(tmp_path, prefix):
+    import onnxruntime
+
+    from distill.chunking import ChunkedExecutor
+    from distill.export import export_student, input_names
+    from distill.student import Student
+
+    torch.manual_seed(0)
+    horizon, execute = (6, 4) if prefix else (2, 1)
+    student = Student(20, 7, horizon=horizon, prefix=prefix, execute=execute, ema_alpha=0.5, hidden_dims=(32, 32),
+                      encoder_dims=(16,), feature_dim=32)  # fmt: skip
+    for parameter in student.parameters():
+        parameter.data.normal_(0.0, 0.3)
+    jit_path, onnx_path = export_student(student, num_points=64, folder=str(tmp_path))
+    jit, session = torch.jit.load(jit_path), onnxruntime.InferenceSession(onnx_path)
+    names = input_names(student)
+    recorded = [(torch.randn(3, 64, 3), torch.randn(3, 20)) for _ in range(12)]  # observations of 3 envs
+    runs = {}
+    for name, network in (
+        ("torch", student.act),
+        ("jit", lambda *x: jit(*x).detach()),
+        ("onnx", lambda *x: torch.from_numpy(session.run(None, {n: v.numpy() for n, v in zip(names, x)})[0])),
+    ):
+
+        def decide(env_ids, committed):
+            inputs = (points[env_ids], proprio[env_ids], committed)[: len(names)]
+            return network(*inputs)
+
+        executor = ChunkedExecutor(decide, 3, 7, horizon, prefix, execute, alpha=0.5)
+        executor.reset(torch.arange(3), torch.zeros(3, 7))
+        actions = []
+        for points, proprio in recorded:
+            actions.append(executor())
+        runs[name] = torch.stack(actions)
+    assert runs["torch"].abs().max() > 0.1
+    torch.testing.assert_close(runs["jit"], runs["torch"], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(runs["onnx"], runs["torch"], atol=1e-4, rtol=1e-4)
+
+
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory):
     """A real (untrained) rsl-rl teacher checkpoint of the grasping task, and one labelled with another task."""
@@ -281,6 +401,7 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
         "--log_dir",
         "run",
         *TINY_CLOUD,
+        *("--horizon", "3", "--prefix", "2", "--execute", "2", "--ema_alpha", "0.5"),  # SOFT-FLOW's real-time chunking
     ]
     first = tool("distill.py", *args, "--iterations", "2", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -292,6 +413,7 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
 
     student, saved = load_student(str(tmp_path / "run" / "student_2.pt"), TASK)
     assert saved["iter"] == 2 and saved["infos"]["point_cloud"]["num_points"] == 32
+    assert (student.config["horizon"], student.config["prefix"], student.config["ema_alpha"]) == (3, 2, 0.5)
     assert student.flow.action_std.min() > 0  # normalization fitted from the teacher's labels
 
     played = tool(
@@ -310,6 +432,7 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
     )
     assert played.returncode == 0, played.stderr
     assert "success_rate:" in played.stdout
+    assert sorted(os.listdir(tmp_path / "run" / "exported")) == ["student.onnx", "student.pt"]
 
     # a student given as the teacher, and a teacher given as the student to resume: one line each
     wrong = tool("distill.py", "--teacher", "run/student_2.pt", *TINY_CLOUD, "--log_dir", "wrong", cwd=tmp_path)

@@ -148,6 +148,7 @@ def add_env_override_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--env",
         nargs="+",
+        action="extend",
         default=[],
         metavar="KEY=VALUE",
         help="override the task's config, e.g. rewards.finger_overlap=-300.0 episode_length_s=10.0",
@@ -172,8 +173,8 @@ def dataclass_override(config, override: str, flag: str) -> tuple[str, object]:
 
 
 def override_config(config: dict, override: str, flag: str) -> None:
-    """Set `a.b.c=value` in a nested config dict; the key must exist and the value keep its type (JSON, or text
-    for a text setting)."""
+    """Set `a.b.c=value` in a nested config dict; the key must exist and the value keep its type (JSON, Python's
+    True/False for a switch, or text for a text setting)."""
     key, sep, text = override.partition("=")
     if not sep or not key:
         raise ValueError(f"{flag} {override}: needs KEY=VALUE, e.g. algorithm.learning_rate=1e-4")
@@ -187,7 +188,7 @@ def override_config(config: dict, override: str, flag: str) -> None:
     try:
         value = json.loads(text)
     except json.JSONDecodeError:
-        value = text
+        value = {"True": True, "False": False}.get(text, text) if isinstance(old, bool) else text
     if isinstance(old, bool) or old is None:
         ok = isinstance(value, type(old)) or old is None
     elif isinstance(old, (int, float)):

@@ -42,6 +42,10 @@ def main() -> None:
     parser.add_argument("--batch_size", type=cli.positive_int, default=defaults.batch_size)
     parser.add_argument("--lr", type=cli.positive_float, default=defaults.lr)
     parser.add_argument("--hidden_dims", type=cli.positive_int, nargs="+", default=defaults.hidden_dims)
+    parser.add_argument("--horizon", type=cli.positive_int, default=defaults.horizon, help="actions per predicted chunk")  # fmt: skip
+    parser.add_argument("--prefix", type=cli.non_negative_int, default=defaults.prefix, help="committed actions each chunk follows (SOFT-FLOW's real-time chunking)")  # fmt: skip
+    parser.add_argument("--execute", type=cli.positive_int, default=defaults.execute, help="actions executed per decision (at most --horizon)")  # fmt: skip
+    parser.add_argument("--ema_alpha", type=cli.fraction, default=defaults.ema_alpha, help="EMA coefficient of the executed actions (1: none)")  # fmt: skip
     parser.add_argument("--dataset", help="a collect_distill.py dataset folder, behaviour-cloned first and kept")
     parser.add_argument("--skip_damaged", action="store_true", help="report and skip damaged dataset shards")
     parser.add_argument("--bc_updates", type=cli.non_negative_int, default=defaults.bc_updates, help="updates on --dataset first")  # fmt: skip

@@ -2,7 +2,9 @@
 
     python tools/play.py --task Leap-Grasp-v0 --checkpoint logs/rsl_rl/leap_grasp/<run>/model_499.pt
 
-Exports go to <run>/exported/. For success, penetration and robustness reports use tools/evaluate.py.
+Exports go to <run>/exported/: policy.pt and policy.onnx for a teacher, student.pt and student.onnx for a
+distilled student (point cloud, proprioception and any prefix actions in, the predicted chunk out; see
+distill/export.py). For success, penetration and robustness reports use tools/evaluate.py.
 
 With --video [PATH] the evaluation itself is filmed: environments 0..--video_envs-1 are rendered after
 every step of the first episodes (--video_episodes each, or --video_length frames) and written to PATH,
@@ -17,6 +19,7 @@ import os
 import cli
 
 from agents.ppo_runner import env_defaults, env_overrides
+from distill.export import export_student
 from distill.policy import load_any_policy, read_policy_infos
 from isaac_tasks import make_agent_cfg, make_env, task_entry
 from isaac_tasks.evaluation.rollout import run_episodes, summarize
@@ -31,7 +34,7 @@ def main() -> None:
     parser.add_argument(
         "--export_dir",
         type=cli.output_folder,
-        help="where to write policy.pt and policy.onnx (default: <run>/exported)",
+        help="where to write the exported TorchScript and ONNX files (default: <run>/exported)",
     )
     cli.add_video_args(parser)
     cli.add_env_override_args(parser)
@@ -64,13 +67,15 @@ def main() -> None:
     for key, value in results.items():
         print(f"{key}: {value:.4f}")
 
-    if runner is None:
-        print("A distilled student is not exported (its point clouds are cast in the simulator)")
-        return
     with cli.staged_folder(export_dir) as staging:
-        runner.export_policy_to_jit(staging, "policy.pt")
-        runner.export_policy_to_onnx(staging, "policy.onnx")
-    print(f"Exported TorchScript and ONNX policies to {export_dir}")
+        if runner is None:  # a student: its network, without the simulator's point clouds around it
+            export_student(policy.student, policy.sensor.cfg.num_points, staging)
+            names = "student.pt and student.onnx"
+        else:
+            runner.export_policy_to_jit(staging, "policy.pt")
+            runner.export_policy_to_onnx(staging, "policy.onnx")
+            names = "policy.pt and policy.onnx"
+    print(f"Exported {names} (TorchScript and ONNX) to {export_dir}")
 
 
 if __name__ == "__main__":

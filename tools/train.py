@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--run_name", default="", help="suffix of the run folder")
     parser.add_argument("--log_root", default=os.path.join("logs", "rsl_rl"))
     cli.add_env_override_args(parser)
-    parser.add_argument("--agent", nargs="+", default=[], metavar="KEY=VALUE", help="override the task's PPO runner config, e.g. algorithm.desired_kl=0.03 actor.hidden_dims=[512,256]")  # fmt: skip
+    parser.add_argument("--agent", nargs="+", action="extend", default=[], metavar="KEY=VALUE", help="override the task's PPO runner config, e.g. algorithm.desired_kl=0.03 actor.hidden_dims=[512,256]")  # fmt: skip
     args = parser.parse_args()
 
     task_entry(args.task)

@@ -21,6 +21,13 @@ def make_backend(
     if name == "mujoco":
         if device != "cpu":
             raise ValueError(f"the mujoco backend runs on the CPU; for device '{device}' use --backend mujoco_warp")
+        import mujoco
+
+        if int(mujoco.__version__.split(".")[0]) < 4:
+            raise ValueError(
+                f"the mujoco backend needs MuJoCo 4.0 (mujoco.batch); this environment has mujoco {mujoco.__version__} "
+                "(the Isaac Lab venv pins 3.12): run the embedded backend from a Python 3.11 venv"
+            )
         from isaac_tasks.physics.mujoco_backend import MujocoBackend
 
         return MujocoBackend(variants, variant_of_env, queries, num_threads or None)
