@@ -69,7 +69,7 @@ def collect(
     """Collect into the dataset folder `out` (resuming its rounds); returns (successful episodes, episodes run,
     rounds). `env_settings` override the teacher's task config (disturbances are off unless set)."""
     settings = {"num_envs": num_envs, "seed": seed, "disturbance_scale": 0.0, **(env_settings or {})}
-    env, teacher, _ = load_teacher(teacher_path, **settings)
+    env, teacher, _ = load_teacher(teacher_path, commands=True, **settings)
     task = env.cfg.task_id
     generator = torch.Generator()
     sensor = PointCloudSensor(env.physics, point_cloud, generator)

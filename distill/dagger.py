@@ -21,19 +21,13 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from distill.dataset import load_dataset, training_pairs
-from distill.point_cloud import PointCloudCfg, PointCloudSensor
 from agents.threads import every_core
 from distill.chunking import ChunkedExecutor, windows
-from distill.student import (
-    ObservationNoiseCfg,
-    Student,
-    hold_command,
-    load_student,
-    student_sizes,
-    train_student,
-)
-from distill.teacher import execute, load_teacher, p_teacher_at, teacher_command
+from distill.dataset import load_dataset, training_pairs
+from distill.point_cloud import PointCloudCfg
+from distill.student import ObservationNoiseCfg, Student, load_student, train_student
+from distill.student_io import io_of
+from distill.teacher import load_teacher, p_teacher_at
 
 
 @dataclass(kw_only=True)
@@ -68,58 +62,54 @@ class DaggerCfg:
 
 
 @torch.inference_mode()
-def rollout(env, obs, teacher, student, executor, sensor, noise, offsets, p_teacher, groups, steps, generator) -> tuple:
-    """`steps` control steps from `obs`; returns the next obs, the labelled pairs, successes by group, the
-    share of time spent on point clouds. The student acts through `executor` (`Student.executor`), on noisy
-    observations."""
-    n = env.num_envs
+def rollout(io, obs, teacher, student, executor, noise, offsets, p_teacher, groups, steps, generator) -> tuple:
+    """`steps` control steps from `obs`; returns the next obs, the labelled pairs, the primary metric of the
+    episodes that ended, by group, and the share of time spent observing (point clouds). The student acts
+    through `executor` (`Student.executor`), on noisy observations."""
+    env, n = io.env, io.env.num_envs
     points, proprio, labels, dones = [], [], [], []
-    successes = {name: [] for name in groups}
-    cloud_time, start = 0.0, time.perf_counter()
+    ended_metric = {name: [] for name in groups}
+    observe_time, start = 0.0, time.perf_counter()
     noisy = None
 
     def decide(env_ids, prefix):
         with every_core():
-            return student.act(noisy[0][env_ids], noisy[1][env_ids], prefix)
+            return student.act(None if noisy[0] is None else noisy[0][env_ids], noisy[1][env_ids], prefix)
 
     executor.decide = decide
     for _ in range(steps):
         tic = time.perf_counter()
-        cloud = sensor()
-        cloud_time += time.perf_counter() - tic
-        own = env.proprioception().cpu()
+        cloud, own = io.observe()
+        observe_time += time.perf_counter() - tic
         teacher_actions = teacher(obs)
-        label = teacher_command(env, teacher_actions).cpu()
+        label = io.label(teacher_actions)
         by_teacher = torch.rand(n, generator=generator) < p_teacher
         by_teacher[groups["teacher"]], by_teacher[groups["student"]] = True, False
         noisy = student.perturb(cloud, own, noise, *offsets, generator=generator)
-        command = torch.where(by_teacher.unsqueeze(-1), label, executor())
-        execute(env, command.to(env.device))
-        obs, _, done, extras = env.step(teacher_actions)
+        actions = torch.where(by_teacher.unsqueeze(-1), label, executor())
+        obs, _, done, extras = io.step(actions, teacher_actions)
         done = done.cpu()
         for store, value in ((points, cloud), (proprio, own), (labels, label), (dones, done)):
             store.append(value)
         ended = done.nonzero().squeeze(-1)
         if len(ended):
-            sensor.reset(ended)
-            executor.reset(ended, hold_command(env, ended.to(env.device)).cpu())
+            io.reset(ended)
+            executor.reset(ended, io.hold(ended))
             offsets[0][ended] = torch.randn(len(ended), 3, generator=generator)
             offsets[1][ended] = torch.randn(len(ended), offsets[1].shape[1], generator=generator)
-            success = extras["log"][f"Metrics/{env.primary_metric}"].cpu()
+            metric = extras["log"][f"Metrics/{env.primary_metric}"].cpu()
             for name, members in groups.items():
-                successes[name].append(success[torch.isin(ended, members)])
+                ended_metric[name].append(metric[torch.isin(ended, members)])
     # Windows of the prefix and the chunk after each step, within one episode.
     prefix = student.config["prefix"]
     valid, spans = windows(torch.stack(labels), torch.stack(dones), prefix + student.config["horizon"])
-    data = {
-        "points": torch.stack(points)[: len(valid)][valid],
-        "proprio": torch.stack(proprio)[: len(valid)][valid],
-        "actions": spans[valid][:, prefix:],
-    }
+    data = {"proprio": torch.stack(proprio)[: len(valid)][valid], "actions": spans[valid][:, prefix:]}
+    if cloud is not None:
+        data["points"] = torch.stack(points)[: len(valid)][valid]
     if prefix:
         data["prefix"] = spans[valid][:, :prefix]
-    successes = {name: torch.cat(values) if values else torch.zeros(0) for name, values in successes.items()}
-    return obs, data, successes, cloud_time / (time.perf_counter() - start)
+    ended_metric = {name: torch.cat(values) if values else torch.zeros(0) for name, values in ended_metric.items()}
+    return obs, data, ended_metric, observe_time / (time.perf_counter() - start)
 
 
 def run(
@@ -131,9 +121,10 @@ def run(
     resume: str | None = None,
     dataset_path: str | None = None,
 ) -> None:
-    """Run DAgger into `log_dir`: a new student of the teacher at `teacher_path` sensing with `point_cloud` and
-    perturbed by `noise`, or the student checkpoint `resume` continued (its teacher, sensor and noise unless
-    a teacher is given). Everything given is checked before the first rollout."""
+    """Run DAgger into `log_dir`: a new student of the teacher at `teacher_path` sensing with `point_cloud` (where
+    its task's student sees one, `distill.student_io`) and perturbed by `noise`, or the student checkpoint
+    `resume` continued (its teacher, sensor and noise unless a teacher is given). Everything given is checked
+    before the first rollout."""
     cfg.validate()
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -142,20 +133,24 @@ def run(
         student, saved = load_student(resume)
         start = saved["iter"] + 1
         teacher_path = teacher_path or saved["infos"]["teacher"]
-        point_cloud = PointCloudCfg.from_dict(saved["infos"]["point_cloud"])
+        point_cloud = saved["infos"]["point_cloud"] and PointCloudCfg.from_dict(saved["infos"]["point_cloud"])
         noise = ObservationNoiseCfg(**saved["infos"]["noise"])
         print(f"Resuming {resume} at iteration {start}")
     if not teacher_path:
         raise ValueError("a teacher checkpoint is required")
-    env, teacher, _ = load_teacher(teacher_path, num_envs=cfg.num_envs, seed=cfg.seed, num_threads=cfg.num_threads)
+    env, teacher, teacher_info = load_teacher(
+        teacher_path, num_envs=cfg.num_envs, seed=cfg.seed, num_threads=cfg.num_threads
+    )
     task = env.cfg.task_id
+    io = io_of(env, point_cloud, generator)
     if saved is not None and saved["infos"].get("task") != task:
         raise ValueError(
             f"student {resume} was distilled on '{saved['infos'].get('task')}', the teacher is of '{task}'"
         )
     if saved is None:
         student = Student(
-            **student_sizes(env),
+            **io.sizes(),
+            point_cloud=io.point_cloud,
             hidden_dims=cfg.hidden_dims,
             horizon=cfg.horizon,
             prefix=cfg.prefix,
@@ -163,6 +158,8 @@ def run(
             ema_alpha=cfg.ema_alpha,
         )
     dataset = None
+    if dataset_path and not io.point_cloud:
+        raise ValueError(f"--dataset: collected datasets hold point clouds; a student of '{task}' sees none")
     if dataset_path:  # all of it is read and checked before any rollout
         dataset = {
             k: torch.from_numpy(v)
@@ -175,16 +172,14 @@ def run(
         if found != expected:
             raise ValueError(f"{dataset_path} has (points, proprio, action) sizes {found}, the student {expected}")
 
-    sensor = PointCloudSensor(env.physics, point_cloud, generator)
     optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=1e-4)
     if saved is not None:
         optimizer.load_state_dict(saved["optimizer"])
-    infos = {
+    infos = {  # with how tools/play.py and tools/evaluate.py execute the student
         "task": task,
-        "action_space": "abs_joint",  # how tools/play.py and tools/evaluate.py execute the student
         "teacher": os.path.abspath(teacher_path),
-        "point_cloud": dataclasses.asdict(point_cloud),
         "noise": dataclasses.asdict(noise),
+        **io.infos(teacher_info),
     }
 
     def save(iteration: int, p_teacher: float) -> None:
@@ -195,7 +190,7 @@ def run(
 
     with SummaryWriter(log_dir) as writer:
         if dataset is not None and saved is None:
-            student.fit_normalization(dataset["points"], dataset["proprio"], dataset["actions"])
+            student.fit_normalization(dataset.get("points"), dataset["proprio"], dataset["actions"])
             loss = train_student(student, optimizer, dataset, cfg.bc_updates, cfg.batch_size, noise, generator)
             print(f"Behaviour cloning on {len(dataset['actions'])} steps of {dataset_path}: loss {loss:.4f}")
             writer.add_scalar("Loss/bc_dataset", loss, 0)
@@ -210,17 +205,16 @@ def run(
         buffer: deque[dict[str, torch.Tensor]] = deque(maxlen=cfg.buffer_iterations)
         obs = env.reset()
         executor = student.executor(cfg.num_envs, None)  # its decisions are wired in `rollout`
-        executor.reset(ids, hold_command(env, ids.to(env.device)).cpu())
+        executor.reset(ids, io.hold(ids))
         for it in range(start, start + cfg.iterations):
             p_teacher = p_teacher_at(it, cfg.p_teacher, cfg.p_teacher_decay)
             tic = time.perf_counter()
-            obs, data, successes, cloud_share = rollout(
-                env,
+            obs, data, ended_metric, observe_share = rollout(
+                io,
                 obs,
                 teacher,
                 student,
                 executor,
-                sensor,
                 noise,
                 offsets,
                 p_teacher,
@@ -234,7 +228,7 @@ def run(
                 k: torch.cat([d[k] for d in buffer] + ([dataset[k]] if dataset is not None else [])) for k in data
             }
             if it == 0 and dataset is None:  # normalization from the first data, labelled by the teacher
-                student.fit_normalization(train_data["points"], train_data["proprio"], train_data["actions"])
+                student.fit_normalization(train_data.get("points"), train_data["proprio"], train_data["actions"])
             tic = time.perf_counter()
             with every_core():  # the physics pool is idle
                 loss = train_student(
@@ -247,17 +241,17 @@ def run(
             writer.add_scalar("Distill/buffer_steps", len(train_data["actions"]), it)
             writer.add_scalar("Perf/rollout_s", rollout_s, it)
             writer.add_scalar("Perf/train_s", train_s, it)
-            writer.add_scalar("Perf/point_cloud_share_of_rollout", cloud_share, it)
-            rates = {}
-            for name, values in successes.items():
+            writer.add_scalar("Perf/observation_share_of_rollout", observe_share, it)
+            metric, means = env.primary_metric, {}
+            for name, values in ended_metric.items():
                 if len(values):
-                    rates[name] = float(values.float().mean())
-                    writer.add_scalar(f"Distill/{name}_success", rates[name], it)
+                    means[name] = float(values.float().mean())
+                    writer.add_scalar(f"Distill/{name}_{metric}", means[name], it)
                     writer.add_scalar(f"Distill/{name}_episodes", len(values), it)
-            shown = ", ".join(f"{k} success {v:.3f} ({len(successes[k])} ep)" for k, v in rates.items())
+            shown = ", ".join(f"{k} {metric} {v:.3f} ({len(ended_metric[k])} ep)" for k, v in means.items())
             print(
                 f"iteration {it}: p_teacher {p_teacher:.3f}, loss {loss:.4f}, {shown or 'no episode ended'}, "
-                f"rollout {rollout_s:.1f} s (point clouds {100 * cloud_share:.0f}%), train {train_s:.1f} s",
+                f"rollout {rollout_s:.1f} s (observations {100 * observe_share:.0f}%), train {train_s:.1f} s",
                 flush=True,
             )
             if (it + 1) % cfg.save_interval == 0 or it == start + cfg.iterations - 1:

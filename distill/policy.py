@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 from agents.ppo_runner import load_policy, read_checkpoint
-from distill.point_cloud import PointCloudCfg, PointCloudSensor
-from distill.student import StudentPlayer, is_student_checkpoint, load_student, read_student_checkpoint
+from distill.point_cloud import PointCloudCfg
+from distill.student import is_student_checkpoint, load_student, read_student_checkpoint
+from distill.student_io import StudentPlayer, io_of
 
 
 def read_policy_infos(path: str, task: str) -> dict:
@@ -21,6 +22,5 @@ def load_any_policy(env, task: str, path: str, agent_cfg: dict):
     if not is_student_checkpoint(path):
         return load_policy(env, task, path, agent_cfg)
     student, saved = load_student(path, task)
-    cfg = PointCloudCfg.from_dict(saved["infos"]["point_cloud"])
-    sensor = PointCloudSensor(env.physics, cfg, torch.Generator().manual_seed(env.cfg.seed))
-    return None, StudentPlayer(env, student, sensor)
+    cfg = saved["infos"].get("point_cloud") and PointCloudCfg.from_dict(saved["infos"]["point_cloud"])
+    return None, StudentPlayer(io_of(env, cfg, torch.Generator().manual_seed(env.cfg.seed)), student)

@@ -1,11 +1,14 @@
-"""The point-cloud student: v(a_t, o_pc, s_pro, t) over two consecutive hand+arm actions (SPEC 6).
+"""The student: v(a_t, o_pc, s_pro, t) over a chunk of actions (SPEC 6; 003's cube student without o_pc).
 
 A PointNet encoder (a shared per-point MLP and a max over points) turns the point cloud into one
 feature vector; with the normalized proprioception it is the condition of the same flow-matching core
 as the prior (`agents.flow_matching.FlowPrior`, whose own condition normalization stays the identity).
-Actions are the commands of the task's `hand_arm` prior (`env.prior_io`; for the grasping task 23 numbers: arm
-delta position (3), arm delta rotation as a quaternion (4), 16 finger targets); the student executes the
-first of its two. Its proprioception is the task's (`env.proprioception()`: no object state).
+Which observations and actions a task's student has is `distill.student_io`'s: for the grasping tasks a point
+cloud, the task's proprioception (`env.proprioception()`: no object state) and the commands of the task's
+`hand_arm` prior (23 numbers with the LEAP hand: arm delta position (3), arm delta rotation as a quaternion
+(4), 16 finger targets); for the cube tasks no point cloud, the task's `student_observation()` and the
+teacher's own actions. Execution is chunked (`distill.chunking`); by default the first of two predicted
+actions runs at every step (000's student).
 
 Observation noise (003, B.5): additive Gaussian noise on every point and proprioception entry, plus a
 random offset per episode (a translation of the whole cloud, a shift of every proprioception entry).
@@ -69,10 +72,12 @@ class Student(nn.Module):
         prefix: int = 0,
         execute: int = 1,
         ema_alpha: float = 1.0,
+        point_cloud: bool = True,
     ):
         super().__init__()
         ChunkedExecutor.check(horizon, prefix, execute, ema_alpha)
         self.config = {
+            "point_cloud": point_cloud,
             "proprio_dim": proprio_dim,
             "action_dim": action_dim,
             "horizon": horizon,
@@ -85,8 +90,8 @@ class Student(nn.Module):
             "ema_alpha": ema_alpha,
         }
         self.prefix = prefix
-        self.encoder = PointNetEncoder(encoder_dims, feature_dim)
-        cond_dim = feature_dim + proprio_dim + prefix * action_dim
+        self.encoder = PointNetEncoder(encoder_dims, feature_dim) if point_cloud else None
+        cond_dim = (feature_dim if point_cloud else 0) + proprio_dim + prefix * action_dim
         self.flow = FlowPrior(action_dim, cond_dim, horizon, hidden_dims, num_steps)
         self.register_buffer("point_center", torch.zeros(3))
         self.register_buffer("point_scale", torch.ones(()))
@@ -94,25 +99,27 @@ class Student(nn.Module):
         self.register_buffer("proprio_std", torch.ones(proprio_dim))
 
     @torch.no_grad()
-    def fit_normalization(self, points: torch.Tensor, proprio: torch.Tensor, actions: torch.Tensor) -> None:
-        """From data: points (M, P, 3), proprio (M, proprio_dim), actions (M, horizon, action_dim)."""
-        flat = points.reshape(-1, 3)
-        self.point_center.copy_(flat.mean(0))
-        self.point_scale.copy_((flat - flat.mean(0)).norm(dim=-1).mean().clamp_min(MIN_STD))
+    def fit_normalization(self, points: torch.Tensor | None, proprio: torch.Tensor, actions: torch.Tensor) -> None:
+        """From data: points (M, P, 3) (None for a student without a point cloud), proprio (M, proprio_dim),
+        actions (M, horizon, action_dim)."""
+        if self.encoder is not None:
+            flat = points.reshape(-1, 3)
+            self.point_center.copy_(flat.mean(0))
+            self.point_scale.copy_((flat - flat.mean(0)).norm(dim=-1).mean().clamp_min(MIN_STD))
         self.proprio_mean.copy_(proprio.mean(0))
         self.proprio_std.copy_(proprio.std(0).clamp_min(MIN_STD))
         self.flow.action_mean.copy_(actions.mean(0))
         self.flow.action_std.copy_(actions.std(0).clamp_min(MIN_STD))
 
     def condition(
-        self, points: torch.Tensor, proprio: torch.Tensor, prefix: torch.Tensor | None = None
+        self, points: torch.Tensor | None, proprio: torch.Tensor, prefix: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The flow's condition: point-cloud features, normalized proprioception and, for a student that reads
-        them, the `prefix` (B, prefix, action_dim) committed actions its chunk follows."""
-        parts = [
-            self.encoder((points - self.point_center) / self.point_scale),
-            (proprio - self.proprio_mean) / self.proprio_std,
-        ]
+        """The flow's condition: point-cloud features (for a student that sees a point cloud), the normalized
+        proprioception (the task's student observation) and, for a student that reads them, the `prefix`
+        (B, prefix, action_dim) committed actions its chunk follows."""
+        parts = [(proprio - self.proprio_mean) / self.proprio_std]
+        if self.encoder is not None:
+            parts.insert(0, self.encoder((points - self.point_center) / self.point_scale))
         if self.prefix:
             parts.append(((prefix - self.flow.action_mean[:1]) / self.flow.action_std[:1]).flatten(1))
         return torch.cat(parts, dim=-1)
@@ -120,7 +127,9 @@ class Student(nn.Module):
     def loss(self, points, proprio, actions, prefix=None, generator: torch.Generator | None = None) -> torch.Tensor:
         return self.flow.loss(self.condition(points, proprio, prefix), actions, generator)
 
-    def forward(self, points: torch.Tensor, proprio: torch.Tensor, prefix: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, points: torch.Tensor | None, proprio: torch.Tensor, prefix: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """The chunk (B, horizon, action_dim) that follows the prefix, pushed from a0 = 0 (the flow's
         deterministic action)."""
         cond = self.condition(points, proprio, prefix)
@@ -128,7 +137,9 @@ class Student(nn.Module):
         return self.flow.push(cond, a0)
 
     @torch.no_grad()
-    def act(self, points: torch.Tensor, proprio: torch.Tensor, prefix: torch.Tensor | None = None) -> torch.Tensor:
+    def act(
+        self, points: torch.Tensor | None, proprio: torch.Tensor, prefix: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self(points, proprio, prefix)
 
     def executor(self, num_envs: int, decide) -> ChunkedExecutor:
@@ -141,16 +152,17 @@ class Student(nn.Module):
 
     def perturb(
         self,
-        points: torch.Tensor,
+        points: torch.Tensor | None,
         proprio: torch.Tensor,
         noise: ObservationNoiseCfg,
         point_offset: torch.Tensor,
         proprio_offset: torch.Tensor,
         generator: torch.Generator | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """Noisy observations: per-step Gaussian noise plus the given per-episode offsets (in noise units)."""
-        points = points + noise.point_std * torch.randn(points.shape, generator=generator)
-        points = points + noise.point_offset_std * point_offset.unsqueeze(1)
+        if points is not None:
+            points = points + noise.point_std * torch.randn(points.shape, generator=generator)
+            points = points + noise.point_offset_std * point_offset.unsqueeze(1)
         shift = noise.proprio_std * torch.randn(proprio.shape, generator=generator)
         return points, proprio + (shift + noise.proprio_offset_std * proprio_offset) * self.proprio_std
 
@@ -224,7 +236,8 @@ def train_student(
             torch.randn(batch_size, 3, generator=generator),
             torch.randn(batch_size, student.config["proprio_dim"], generator=generator),
         )
-        points, proprio = student.perturb(data["points"][index], data["proprio"][index], noise, *offsets, generator)
+        points = data["points"][index] if "points" in data else None
+        points, proprio = student.perturb(points, data["proprio"][index], noise, *offsets, generator)
         prefix = data["prefix"][index] if "prefix" in data else None
         loss = student.loss(points, proprio, data["actions"][index], prefix, generator)
         optimizer.zero_grad()
@@ -234,34 +247,3 @@ def train_student(
         total += loss.item()
     student.eval()
     return total / max(num_updates, 1)
-
-
-class StudentPlayer:
-    """The student as a policy of an `abs_joint` environment: observations in, absolute-joint actions out.
-
-    It casts its own point clouds, draws new camera calibration errors for environments whose episode just
-    started (episode_length_buf == 0), and runs its chunks as it was trained to (`Student.executor`), so
-    `run_episodes` and the evaluation tools drive it as they drive a teacher.
-    """
-
-    def __init__(self, env, student: Student, sensor):
-        if env.cfg.action_space != "abs_joint":
-            raise ValueError(f"a student drives an 'abs_joint' environment, not '{env.cfg.action_space}'")
-        self.env, self.student, self.sensor = env, student, sensor
-        self.executor = student.executor(env.num_envs, self.decide)
-        self.observed: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def decide(self, env_ids: torch.Tensor, prefix: torch.Tensor) -> torch.Tensor:
-        points, proprio = self.observed
-        return self.student.act(points[env_ids], proprio[env_ids], prefix)
-
-    def __call__(self, obs) -> torch.Tensor:
-        env = self.env
-        fresh = (env.episode_length_buf == 0).nonzero().squeeze(-1)
-        self.sensor.reset(fresh.cpu())
-        if len(fresh):
-            self.executor.reset(fresh.cpu(), hold_command(env, fresh).cpu())
-        self.observed = self.sensor(), env.proprioception().cpu()
-        arm, fingers = command_to_arm_and_fingers(env, self.executor().to(env.device))
-        low, high = env.finger_limits.unbind(-1)
-        return torch.cat((arm, 2.0 * (fingers - low) / (high - low) - 1.0), dim=-1)

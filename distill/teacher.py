@@ -33,20 +33,23 @@ class CommandOverride:
         self.space.reset(env_ids)
 
 
-def load_teacher(path: str, **env_settings):
-    """(environment of the teacher's task, in its action space with a `CommandOverride`; teacher policy;
-    checkpoint infos)."""
+def load_teacher(path: str, commands: bool | None = None, **env_settings):
+    """(environment of the teacher's task, in its action space, with a `CommandOverride` where the student's
+    actions are the task's hand_arm commands; teacher policy; checkpoint infos). `commands=True` refuses a
+    task without them (a point-cloud dataset needs them); None takes what the task has."""
     info = read_checkpoint(path)["infos"]
     task = info.get("task")
-    if not task_entry(task).prior_io:  # the student's commands are the task's hand_arm prior actions
+    has_commands = bool(task_entry(task).prior_io)  # the student's commands are the task's hand_arm prior actions
+    if commands and not has_commands:
         raise CheckpointError(
-            f"teacher {path} was trained on task '{task}', which has no flow-prior interface to distil"
+            f"teacher {path} was trained on task '{task}', which has no flow-prior commands for a point-cloud student"
         )
     env = make_env(task, **{**env_defaults(info), **env_settings}, **env_overrides(info))
-    if getattr(env.action_space, "chunk_length", 1) > 1:
+    if getattr(getattr(env, "action_space", None), "chunk_length", 1) > 1:
         raise ValueError(f"teacher {path}: action space '{info.get('action_space')}' chunks its actions; not supported")
     _, policy = load_policy(env, task, path, make_agent_cfg(task))
-    env.action_space = CommandOverride(env.action_space)
+    if has_commands:
+        env.action_space = CommandOverride(env.action_space)
     return env, policy, info
 
 

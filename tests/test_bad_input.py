@@ -246,5 +246,7 @@ def test_repeated_override_flags_accumulate(monkeypatch):
 
     parser = cli.ArgumentParser()
     cli.add_env_override_args(parser)
-    args = parser.parse_args(["--env", "rewards.drop=-100.0", "--env", "curriculum.enabled=True", "episode_length_s=8.0"])
+    args = parser.parse_args(
+        ["--env", "rewards.drop=-100.0", "--env", "curriculum.enabled=True", "episode_length_s=8.0"]
+    )
     assert args.env == ["rewards.drop=-100.0", "curriculum.enabled=True", "episode_length_s=8.0"]

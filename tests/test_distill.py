@@ -241,8 +241,8 @@ def test_training_windows_hold_the_prefix_and_the_chunk_within_one_episode():
     np.testing.assert_array_equal(pairs["actions"], np.stack((actions[1:4], actions[2:5]), axis=1))
 
 
-@pytest.mark.parametrize("prefix", [0, 2])
-def test_the_exported_student_acts_as_the_pytorch_one(tmp_path, prefix):
+@pytest.mark.parametrize("point_cloud, prefix", [(True, 0), (False, 2)], ids=["point_cloud", "state_prefix"])
+def test_the_exported_student_acts_as_the_pytorch_one(tmp_path, point_cloud, prefix):
     import onnxruntime
 
     from distill.chunking import ChunkedExecutor
@@ -252,23 +252,23 @@ def test_the_exported_student_acts_as_the_pytorch_one(tmp_path, prefix):
     torch.manual_seed(0)
     horizon, execute = (6, 4) if prefix else (2, 1)
     student = Student(20, 7, horizon=horizon, prefix=prefix, execute=execute, ema_alpha=0.5, hidden_dims=(32, 32),
-                      encoder_dims=(16,), feature_dim=32)  # fmt: skip
+                      encoder_dims=(16,), feature_dim=32, point_cloud=point_cloud)  # fmt: skip
     for parameter in student.parameters():
         parameter.data.normal_(0.0, 0.3)
-    jit_path, onnx_path = export_student(student, num_points=64, folder=str(tmp_path))
+    jit_path, onnx_path = export_student(student, str(tmp_path), num_points=64 if point_cloud else 0)
     jit, session = torch.jit.load(jit_path), onnxruntime.InferenceSession(onnx_path)
     names = input_names(student)
+    assert names == (["points", "proprio"] if point_cloud else ["proprio", "prefix"])
     recorded = [(torch.randn(3, 64, 3), torch.randn(3, 20)) for _ in range(12)]  # observations of 3 envs
     runs = {}
     for name, network in (
-        ("torch", student.act),
-        ("jit", lambda *x: jit(*x).detach()),
-        ("onnx", lambda *x: torch.from_numpy(session.run(None, {n: v.numpy() for n, v in zip(names, x)})[0])),
+        ("torch", lambda named: student.act(named.get("points"), named["proprio"], named.get("prefix"))),
+        ("jit", lambda named: jit(*(named[n] for n in names)).detach()),
+        ("onnx", lambda named: torch.from_numpy(session.run(None, {n: named[n].numpy() for n in names})[0])),
     ):
 
         def decide(env_ids, committed):
-            inputs = (points[env_ids], proprio[env_ids], committed)[: len(names)]
-            return network(*inputs)
+            return network({"points": points[env_ids], "proprio": proprio[env_ids], "prefix": committed})
 
         executor = ChunkedExecutor(decide, 3, 7, horizon, prefix, execute, alpha=0.5)
         executor.reset(torch.arange(3), torch.zeros(3, 7))
@@ -442,7 +442,45 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
     assert "Traceback" not in wrong.stderr and not os.path.exists(tmp_path / "wrong")
 
 
-def test_a_teacher_of_another_task_is_refused(tmp_path, teacher):
+def test_a_teacher_that_does_not_fit_its_task_is_refused(tmp_path, teacher):
+    """A grasping checkpoint labelled as a cube-rotation one."""
     result = tool("distill.py", "--teacher", teacher[1], *TINY_CLOUD, cwd=tmp_path)
-    assert result.returncode == 2 and "trained on task 'Orca-Cube-Rotate-v0'" in result.stderr
+    assert result.returncode == 2 and "'Orca-Cube-Rotate-v0'" in result.stderr
     assert "Traceback" not in result.stderr and not os.path.exists(tmp_path / "logs")
+
+
+def test_a_cube_rotation_teacher_distils_into_a_chunked_state_student(tmp_path):
+    """003's cube student: no point cloud, the task's student observation, the teacher's own actions, a chunk of
+    6 after 2 prefix actions with EMA 0.5; trained by DAgger, played and exported."""
+    from agents.ppo_runner import PPORunner
+    from distill.student import load_student
+    from isaac_tasks import make_agent_cfg, make_env
+
+    task = "Orca-Cube-Rotate-v0"
+    env = make_env(task, num_envs=2, num_threads=1)
+    assert env.student_observation().shape == (2, 4 * (env.num_actions + 7) + 2 * env.num_actions + 1)
+    PPORunner(env, make_agent_cfg(task), task=task).save(str(tmp_path / "teacher.pt"))
+    chunking = ["--horizon", "6", "--prefix", "2", "--execute", "4", "--ema_alpha", "0.5"]
+    result = tool(
+        "distill.py", "--teacher", "teacher.pt", "--num_envs", "4", "--steps_per_iteration", "12", "--iterations", "2",
+        "--updates_per_iteration", "3", "--batch_size", "8", "--hidden_dims", "32", "--num_threads", "1",
+        "--log_dir", "run", *chunking, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "iteration 1: p_teacher 0.999" in result.stdout
+    student, saved = load_student(str(tmp_path / "run" / "student_1.pt"), task)
+    assert not student.config["point_cloud"] and saved["infos"]["point_cloud"] is None
+    assert student.config["proprio_dim"] == env.student_observation().shape[-1]
+    assert student.config["action_dim"] == env.num_actions and student.config["prefix"] == 2
+    played = tool(
+        "play.py", "--task", task, "--checkpoint", "run/student_1.pt", "--num_envs", "2", "--episodes", "2",
+        "--num_threads", "1", "--env", "episode_length_s=1.0", cwd=tmp_path,
+    )  # fmt: skip
+    assert played.returncode == 0, played.stderr
+    assert "rotation_turns:" in played.stdout
+    assert sorted(os.listdir(tmp_path / "run" / "exported")) == ["student.onnx", "student.pt"]
+    # a point-cloud dataset needs a task with flow-prior commands
+    refused = tool("collect_distill.py", "--teacher", "teacher.pt", "--out", "data", *TINY_ROUNDS, cwd=tmp_path)
+    assert (
+        refused.returncode == 2 and "no flow-prior commands" in refused.stderr and not os.path.exists(tmp_path / "data")
+    )

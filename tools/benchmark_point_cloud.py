@@ -34,7 +34,7 @@ def timed(fn, repeats: int) -> float:
 @torch.inference_mode()
 def measure(args, num_envs: int) -> dict:
     cfg = cli.point_cloud_cfg(args)
-    env, teacher, _ = load_teacher(args.teacher, num_envs=num_envs, num_threads=args.num_threads)
+    env, teacher, _ = load_teacher(args.teacher, commands=True, num_envs=num_envs, num_threads=args.num_threads)
     generator = torch.Generator().manual_seed(0)
     sensor = PointCloudSensor(env.physics, cfg, generator)
     student = Student(**student_sizes(env)).eval()

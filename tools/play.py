@@ -3,7 +3,7 @@
     python tools/play.py --task Leap-Grasp-v0 --checkpoint logs/rsl_rl/leap_grasp/<run>/model_499.pt
 
 Exports go to <run>/exported/: policy.pt and policy.onnx for a teacher, student.pt and student.onnx for a
-distilled student (point cloud, proprioception and any prefix actions in, the predicted chunk out; see
+distilled student (its observations and any prefix actions in, the predicted chunk out; see
 distill/export.py). For success, penetration and robustness reports use tools/evaluate.py.
 
 With --video [PATH] the evaluation itself is filmed: environments 0..--video_envs-1 are rendered after
@@ -69,7 +69,8 @@ def main() -> None:
 
     with cli.staged_folder(export_dir) as staging:
         if runner is None:  # a student: its network, without the simulator's point clouds around it
-            export_student(policy.student, policy.sensor.cfg.num_points, staging)
+            sensor = getattr(policy.io, "sensor", None)
+            export_student(policy.student, staging, sensor.cfg.num_points if sensor else 0)
             names = "student.pt and student.onnx"
         else:
             runner.export_policy_to_jit(staging, "policy.pt")

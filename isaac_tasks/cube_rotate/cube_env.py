@@ -33,6 +33,7 @@ from isaac_tasks.physics import make_backend
 from isaac_tasks.physics.interface import SceneQueries
 
 GRAVITY = -9.81
+STUDENT_HISTORY = 4  # control steps of joint positions and cube pose a student sees (003, B.5)
 
 
 def next_gravity_levels(level: torch.Tensor, played: torch.Tensor, dropped: torch.Tensor, levels: int) -> torch.Tensor:
@@ -90,6 +91,7 @@ class CubeRotateEnv(BaseEnv):
         self.gravity_level = torch.full(
             (n,), curriculum.start_level if curriculum.enabled else curriculum.levels, device=device
         )
+        self.history = torch.zeros(n, STUDENT_HISTORY, j + 7, device=device)  # joints, cube position, quaternion
         self.disturbance_nominal = torch.full((j,), cfg.joint_disturbance_torque, device=device)
         self._randomize_links()
         self.reset()
@@ -178,6 +180,7 @@ class CubeRotateEnv(BaseEnv):
         self.rotation += torch.where(released, turned, torch.zeros_like(turned))
         self.released_time += released.float() * self.step_dt
         self.dropped.copy_(cube_pos[:, 2] < self.cube_origin[2] - self.cfg.drop_height)
+        self.history = torch.cat((self.history[:, 1:], self._history_frame().unsqueeze(1)), dim=1)
 
     def _reward_terms(self) -> dict[str, torch.Tensor]:
         s = self.physics.state
@@ -254,6 +257,29 @@ class CubeRotateEnv(BaseEnv):
         self.dropped[env_ids] = False
         self.disturbance_timer[env_ids] = self._disturbance_interval(n)
         self._sample_command(env_ids)
+        self.history[env_ids] = self._history_frame()[env_ids].unsqueeze(1)
+
+    # --- the student's interface (003, B.5) -------------------------------------------------
+    def _history_frame(self) -> torch.Tensor:
+        s = self.physics.state
+        low, high = self.joint_limits.unbind(-1)
+        return torch.cat(
+            (2.0 * (s.joint_pos - low) / (high - low) - 1.0, s.body_pos[:, 0] - self.cube_origin, s.body_quat[:, 0]),
+            dim=-1,
+        )
+
+    def student_observation(self) -> torch.Tensor:
+        """What SOFT-FLOW's cube student reads (003, B.5): the last `STUDENT_HISTORY` steps of normalized joint
+        positions, cube position and orientation (a pose estimate on the robot), the previous action, the
+        previous joint-position command and the commanded spin. No velocities, no platform countdown."""
+        low, high = self.joint_limits.unbind(-1)
+        targets = 2.0 * (self.joint_targets - low) / (high - low) - 1.0
+        return torch.cat((self.history.flatten(1), self.actions, targets, self.command.unsqueeze(-1)), dim=-1)
+
+    def hold_action(self, env_ids: torch.Tensor) -> torch.Tensor:
+        """The action (n, J) that keeps the joint targets where they are (the EMA of it stays put)."""
+        low, high = self.joint_limits.unbind(-1)
+        return 2.0 * (self.joint_targets[env_ids] - low) / (high - low) - 1.0
 
     # --- observations -------------------------------------------------------------------------
     def _get_observations(self) -> TensorDict:
