@@ -25,7 +25,7 @@ from agents.threads import every_core
 from distill.chunking import ChunkedExecutor, windows
 from distill.dataset import load_dataset, training_pairs
 from distill.point_cloud import PointCloudCfg
-from distill.student import ObservationNoiseCfg, Student, load_student, train_student
+from distill.student import Student, load_student, train_student
 from distill.student_io import io_of
 from distill.teacher import load_teacher, p_teacher_at
 
@@ -48,6 +48,7 @@ class DaggerCfg:
     execute: int = 1  # actions executed per decision (at most the horizon)
     ema_alpha: float = 1.0  # EMA of the executed actions (1: none; 003's cube student: 0.5)
     bc_updates: int = 2000  # updates on the dataset before the first iteration
+    state_loss_weight: float = 1.0  # of a point-cloud student's privileged-state prediction (0: no state head)
     skip_damaged: bool = False  # report and skip damaged dataset shards
     seed: int = 0
     num_threads: int = 0
@@ -55,6 +56,8 @@ class DaggerCfg:
 
     def validate(self) -> None:
         ChunkedExecutor.check(self.horizon, self.prefix, self.execute, self.ema_alpha)
+        if self.state_loss_weight < 0:
+            raise ValueError(f"state_loss_weight must be non-negative, got {self.state_loss_weight}")
         if not 0.0 < self.p_teacher_decay <= 1.0:
             raise ValueError(f"p_teacher_decay must be in (0, 1], got {self.p_teacher_decay}")
         if not 0.0 <= self.eval_fraction <= 0.5:
@@ -67,7 +70,7 @@ def rollout(io, obs, teacher, student, executor, noise, offsets, p_teacher, grou
     episodes that ended, by group, and the share of time spent observing (point clouds). The student acts
     through `executor` (`Student.executor`), on noisy observations."""
     env, n = io.env, io.env.num_envs
-    points, proprio, labels, dones = [], [], [], []
+    points, proprio, states, labels, dones = [], [], [], [], []
     ended_metric = {name: [] for name in groups}
     observe_time, start = 0.0, time.perf_counter()
     noisy = None
@@ -81,6 +84,7 @@ def rollout(io, obs, teacher, student, executor, noise, offsets, p_teacher, grou
         tic = time.perf_counter()
         cloud, own = io.observe()
         observe_time += time.perf_counter() - tic
+        state = io.state()
         teacher_actions = teacher(obs)
         label = io.label(teacher_actions)
         by_teacher = torch.rand(n, generator=generator) < p_teacher
@@ -89,7 +93,7 @@ def rollout(io, obs, teacher, student, executor, noise, offsets, p_teacher, grou
         actions = torch.where(by_teacher.unsqueeze(-1), label, executor())
         obs, _, done, extras = io.step(actions, teacher_actions)
         done = done.cpu()
-        for store, value in ((points, cloud), (proprio, own), (labels, label), (dones, done)):
+        for store, value in ((points, cloud), (proprio, own), (states, state), (labels, label), (dones, done)):
             store.append(value)
         ended = done.nonzero().squeeze(-1)
         if len(ended):
@@ -104,8 +108,9 @@ def rollout(io, obs, teacher, student, executor, noise, offsets, p_teacher, grou
     prefix = student.config["prefix"]
     valid, spans = windows(torch.stack(labels), torch.stack(dones), prefix + student.config["horizon"])
     data = {"proprio": torch.stack(proprio)[: len(valid)][valid], "actions": spans[valid][:, prefix:]}
-    if cloud is not None:
-        data["points"] = torch.stack(points)[: len(valid)][valid]
+    for name, values in (("points", points), ("states", states)):
+        if values[0] is not None:
+            data[name] = torch.stack(values)[: len(valid)][valid]
     if prefix:
         data["prefix"] = spans[valid][:, :prefix]
     ended_metric = {name: torch.cat(values) if values else torch.zeros(0) for name, values in ended_metric.items()}
@@ -117,12 +122,13 @@ def run(
     log_dir: str,
     teacher_path: str | None = None,
     point_cloud: PointCloudCfg | None = None,
-    noise: ObservationNoiseCfg | None = None,
+    noise: dict | None = None,
     resume: str | None = None,
     dataset_path: str | None = None,
 ) -> None:
     """Run DAgger into `log_dir`: a new student of the teacher at `teacher_path` sensing with `point_cloud` (where
-    its task's student sees one, `distill.student_io`) and perturbed by `noise`, or the student checkpoint
+    its task's student sees one, `distill.student_io`) and perturbed by its task's student noise with the values of
+    `noise` (ObservationNoiseCfg fields) over it, or the student checkpoint
     `resume` continued (its teacher, sensor and noise unless a teacher is given). Everything given is checked
     before the first rollout."""
     cfg.validate()
@@ -134,7 +140,7 @@ def run(
         start = saved["iter"] + 1
         teacher_path = teacher_path or saved["infos"]["teacher"]
         point_cloud = saved["infos"]["point_cloud"] and PointCloudCfg.from_dict(saved["infos"]["point_cloud"])
-        noise = ObservationNoiseCfg(**saved["infos"]["noise"])
+        noise = saved["infos"]["noise"]
         print(f"Resuming {resume} at iteration {start}")
     if not teacher_path:
         raise ValueError("a teacher checkpoint is required")
@@ -143,13 +149,17 @@ def run(
     )
     task = env.cfg.task_id
     io = io_of(env, point_cloud, generator)
+    noise = dataclasses.replace(io.noise, **(noise or {}))
     if saved is not None and saved["infos"].get("task") != task:
         raise ValueError(
             f"student {resume} was distilled on '{saved['infos'].get('task')}', the teacher is of '{task}'"
         )
     if saved is None:
+        sizes = io.sizes()
+        if cfg.state_loss_weight == 0:
+            sizes["state_dim"] = 0
         student = Student(
-            **io.sizes(),
+            **sizes,
             point_cloud=io.point_cloud,
             hidden_dims=cfg.hidden_dims,
             horizon=cfg.horizon,
@@ -173,7 +183,7 @@ def run(
             raise ValueError(f"{dataset_path} has (points, proprio, action) sizes {found}, the student {expected}")
 
     optimizer = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    if saved is not None:
+    if saved is not None and "optimizer" in saved:  # a shipped student has none: Adam starts afresh
         optimizer.load_state_dict(saved["optimizer"])
     infos = {  # with how tools/play.py and tools/evaluate.py execute the student
         "task": task,
@@ -190,10 +200,13 @@ def run(
 
     with SummaryWriter(log_dir) as writer:
         if dataset is not None and saved is None:
-            student.fit_normalization(dataset.get("points"), dataset["proprio"], dataset["actions"])
-            loss = train_student(student, optimizer, dataset, cfg.bc_updates, cfg.batch_size, noise, generator)
-            print(f"Behaviour cloning on {len(dataset['actions'])} steps of {dataset_path}: loss {loss:.4f}")
-            writer.add_scalar("Loss/bc_dataset", loss, 0)
+            student.fit_normalization(dataset.get("points"), dataset["proprio"], dataset["actions"], dataset["states"])
+            losses = train_student(
+                student, optimizer, dataset, cfg.bc_updates, cfg.batch_size, noise, generator, cfg.state_loss_weight
+            )
+            print(f"Behaviour cloning on {len(dataset['actions'])} steps of {dataset_path}: loss {losses['flow']:.4f}")
+            for name, value in losses.items():
+                writer.add_scalar(f"Loss/{name}_dataset", value, 0)
 
         n_eval = int(cfg.eval_fraction * cfg.num_envs)
         ids = torch.arange(cfg.num_envs)
@@ -228,16 +241,27 @@ def run(
                 k: torch.cat([d[k] for d in buffer] + ([dataset[k]] if dataset is not None else [])) for k in data
             }
             if it == 0 and dataset is None:  # normalization from the first data, labelled by the teacher
-                student.fit_normalization(train_data.get("points"), train_data["proprio"], train_data["actions"])
+                student.fit_normalization(
+                    train_data.get("points"), train_data["proprio"], train_data["actions"], train_data.get("states")
+                )
             tic = time.perf_counter()
             with every_core():  # the physics pool is idle
-                loss = train_student(
-                    student, optimizer, train_data, cfg.updates_per_iteration, cfg.batch_size, noise, generator
+                losses = train_student(
+                    student,
+                    optimizer,
+                    train_data,
+                    cfg.updates_per_iteration,
+                    cfg.batch_size,
+                    noise,
+                    generator,
+                    state_loss_weight=cfg.state_loss_weight,
                 )
             train_s = time.perf_counter() - tic
 
             writer.add_scalar("Distill/p_teacher", p_teacher, it)
-            writer.add_scalar("Loss/bc", loss, it)
+            writer.add_scalar("Loss/bc", losses["flow"], it)
+            if "state" in losses:
+                writer.add_scalar("Loss/state", losses["state"], it)
             writer.add_scalar("Distill/buffer_steps", len(train_data["actions"]), it)
             writer.add_scalar("Perf/rollout_s", rollout_s, it)
             writer.add_scalar("Perf/train_s", train_s, it)
@@ -250,7 +274,7 @@ def run(
                     writer.add_scalar(f"Distill/{name}_episodes", len(values), it)
             shown = ", ".join(f"{k} {metric} {v:.3f} ({len(ended_metric[k])} ep)" for k, v in means.items())
             print(
-                f"iteration {it}: p_teacher {p_teacher:.3f}, loss {loss:.4f}, {shown or 'no episode ended'}, "
+                f"iteration {it}: p_teacher {p_teacher:.3f}, loss {losses['flow']:.4f}, {shown or 'no episode ended'}, "
                 f"rollout {rollout_s:.1f} s (observations {100 * observe_share:.0f}%), train {train_s:.1f} s",
                 flush=True,
             )

@@ -203,6 +203,7 @@ def training_pairs(episodes: list[DistillEpisode], horizon: int = 2, prefix: int
     pairs = {
         "points": np.concatenate([e.point_cloud[: len(e) - length + 1] for e in usable]),
         "proprio": np.concatenate([e.proprio[: len(e) - length + 1] for e in usable]),
+        "states": np.concatenate([e.states[: len(e) - length + 1] for e in usable]),
         "actions": np.ascontiguousarray(spans[:, prefix:]),
     }
     if prefix:

@@ -35,10 +35,11 @@ class CameraCfg:
 
 
 def _default_cameras() -> list[CameraCfg]:
-    # Two cameras in front of the robot, left and right, looking down at the object region.
+    # Two cameras in front of the robot, left and right, about 0.6 m from the object region and zoomed on it
+    # (42 degrees): a 3 cm object covers about 15 pixels of each 48 x 36 image, against 5 from 1 m at 60 degrees.
     return [
-        CameraCfg(pos=(1.0, 0.5, 0.5), target=(0.5, 0.0, 0.15)),
-        CameraCfg(pos=(1.0, -0.5, 0.5), target=(0.5, 0.0, 0.15)),
+        CameraCfg(pos=(0.95, 0.35, 0.45), target=(0.52, 0.0, 0.1), vertical_fov_deg=42.0),
+        CameraCfg(pos=(0.95, -0.35, 0.45), target=(0.52, 0.0, 0.1), vertical_fov_deg=42.0),
     ]
 
 
@@ -47,10 +48,10 @@ class PointCloudCfg:
     cameras: list[CameraCfg] = field(default_factory=_default_cameras)
     num_points: int = 1024
     sampling: str = "random"  # "random" or "fps" (farthest-point sampling)
-    workspace_min: tuple[float, float, float] = (0.15, -0.45, 0.01)  # crop box in the base frame (m)
-    workspace_max: tuple[float, float, float] = (0.85, 0.45, 0.7)
-    extrinsic_pos_noise: float = 0.01  # m, std of each camera's position error, drawn per episode
-    extrinsic_rot_noise: float = 0.02  # rad, std of each axis of each camera's rotation error, per episode
+    workspace_min: tuple[float, float, float] = (0.3, -0.3, 0.01)  # crop box in the base frame (m)
+    workspace_max: tuple[float, float, float] = (0.8, 0.3, 0.5)
+    extrinsic_pos_noise: float = 0.005  # m, std of each camera's position error, drawn per episode
+    extrinsic_rot_noise: float = 0.01  # rad, std of each axis of each camera's rotation error, per episode
     point_noise: float = 0.002  # m, std of Gaussian noise on every point
     base_pos: tuple[float, float, float] = (0.0, 0.0, 0.0)  # robot base in the world frame
     base_quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)

@@ -12,10 +12,16 @@ actions runs at every step (000's student).
 
 Observation noise (003, B.5): additive Gaussian noise on every point and proprioception entry, plus a
 random offset per episode (a translation of the whole cloud, a shift of every proprioception entry).
+
+A point-cloud student with `state_dim` also learns to predict the task's privileged state (object pose and
+velocities, joint states) from its point-cloud feature alone: an auxiliary loss that trains the encoder to find
+the object, with labels the simulation gives for free. The head is not used when the student acts.
 """
 
 from __future__ import annotations
 
+import filecmp
+import os
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -38,7 +44,7 @@ def student_sizes(env) -> dict[str, int]:
 @dataclass(kw_only=True)
 class ObservationNoiseCfg:
     point_std: float = 0.005  # m, per point
-    point_offset_std: float = 0.02  # m, per episode, the whole cloud
+    point_offset_std: float = 0.005  # m, per episode, the whole cloud (a fraction of the smallest objects)
     proprio_std: float = 0.1  # x each entry's data std, per step
     proprio_offset_std: float = 0.1  # x each entry's data std, per episode
 
@@ -73,6 +79,7 @@ class Student(nn.Module):
         execute: int = 1,
         ema_alpha: float = 1.0,
         point_cloud: bool = True,
+        state_dim: int = 0,
     ):
         super().__init__()
         ChunkedExecutor.check(horizon, prefix, execute, ema_alpha)
@@ -88,20 +95,33 @@ class Student(nn.Module):
             "prefix": prefix,
             "execute": execute,
             "ema_alpha": ema_alpha,
+            "state_dim": state_dim,
         }
+        if state_dim and not point_cloud:
+            raise ValueError("the privileged-state head reads the point-cloud feature; this student has none")
         self.prefix = prefix
         self.encoder = PointNetEncoder(encoder_dims, feature_dim) if point_cloud else None
         cond_dim = (feature_dim if point_cloud else 0) + proprio_dim + prefix * action_dim
         self.flow = FlowPrior(action_dim, cond_dim, horizon, hidden_dims, num_steps)
+        self.state_head = None
+        if state_dim:
+            self.state_head = nn.Sequential(nn.Linear(feature_dim, 256), nn.SiLU(), nn.Linear(256, state_dim))
+            self.register_buffer("state_mean", torch.zeros(state_dim))
+            self.register_buffer("state_std", torch.ones(state_dim))
         self.register_buffer("point_center", torch.zeros(3))
         self.register_buffer("point_scale", torch.ones(()))
         self.register_buffer("proprio_mean", torch.zeros(proprio_dim))
         self.register_buffer("proprio_std", torch.ones(proprio_dim))
 
     @torch.no_grad()
-    def fit_normalization(self, points: torch.Tensor | None, proprio: torch.Tensor, actions: torch.Tensor) -> None:
+    def fit_normalization(
+        self, points: torch.Tensor | None, proprio: torch.Tensor, actions: torch.Tensor, states: torch.Tensor | None
+    ) -> None:
         """From data: points (M, P, 3) (None for a student without a point cloud), proprio (M, proprio_dim),
-        actions (M, horizon, action_dim)."""
+        actions (M, horizon, action_dim), privileged states (M, state_dim) for a student with a state head."""
+        if self.state_head is not None:
+            self.state_mean.copy_(states.mean(0))
+            self.state_std.copy_(states.std(0).clamp_min(MIN_STD))
         if self.encoder is not None:
             flat = points.reshape(-1, 3)
             self.point_center.copy_(flat.mean(0))
@@ -111,28 +131,41 @@ class Student(nn.Module):
         self.flow.action_mean.copy_(actions.mean(0))
         self.flow.action_std.copy_(actions.std(0).clamp_min(MIN_STD))
 
+    def feature(self, points: torch.Tensor | None) -> torch.Tensor | None:
+        """The point-cloud feature (B, feature_dim); None for a student without a point cloud."""
+        return None if self.encoder is None else self.encoder((points - self.point_center) / self.point_scale)
+
     def condition(
-        self, points: torch.Tensor | None, proprio: torch.Tensor, prefix: torch.Tensor | None = None
+        self, feature: torch.Tensor | None, proprio: torch.Tensor, prefix: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The flow's condition: point-cloud features (for a student that sees a point cloud), the normalized
+        """The flow's condition: the point-cloud `feature` (for a student that sees a point cloud), the normalized
         proprioception (the task's student observation) and, for a student that reads them, the `prefix`
         (B, prefix, action_dim) committed actions its chunk follows."""
         parts = [(proprio - self.proprio_mean) / self.proprio_std]
-        if self.encoder is not None:
-            parts.insert(0, self.encoder((points - self.point_center) / self.point_scale))
+        if feature is not None:
+            parts.insert(0, feature)
         if self.prefix:
             parts.append(((prefix - self.flow.action_mean[:1]) / self.flow.action_std[:1]).flatten(1))
         return torch.cat(parts, dim=-1)
 
-    def loss(self, points, proprio, actions, prefix=None, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.flow.loss(self.condition(points, proprio, prefix), actions, generator)
+    def losses(
+        self, points, proprio, actions, prefix=None, states=None, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The flow-matching loss and, for a student with a state head, the error of its normalized privileged
+        state predicted from the point-cloud feature."""
+        feature = self.feature(points)
+        losses = {"flow": self.flow.loss(self.condition(feature, proprio, prefix), actions, generator)}
+        if self.state_head is not None:
+            target = (states - self.state_mean) / self.state_std
+            losses["state"] = (self.state_head(feature) - target).square().mean()
+        return losses
 
     def forward(
         self, points: torch.Tensor | None, proprio: torch.Tensor, prefix: torch.Tensor | None = None
     ) -> torch.Tensor:
         """The chunk (B, horizon, action_dim) that follows the prefix, pushed from a0 = 0 (the flow's
         deterministic action)."""
-        cond = self.condition(points, proprio, prefix)
+        cond = self.condition(self.feature(points), proprio, prefix)
         a0 = torch.zeros(cond.shape[0], self.flow.horizon, self.flow.action_dim, dtype=cond.dtype, device=cond.device)
         return self.flow.push(cond, a0)
 
@@ -181,9 +214,25 @@ def is_student_checkpoint(path: str) -> bool:
 
 def read_student_checkpoint(path: str, task: str | None = None) -> dict:
     saved = load_saved(path, "student checkpoint", {"student", "infos"})
-    if task is not None and saved["infos"].get("task") != task:
-        raise CheckpointError(f"student {path} was distilled on task '{saved['infos'].get('task')}', not '{task}'")
+    info = saved["infos"]
+    if task is not None and info.get("task") != task:
+        raise CheckpointError(f"student {path} was distilled on task '{info.get('task')}', not '{task}'")
+    if info.get("teacher") and not os.path.isabs(info["teacher"]):  # a shipped student names its teacher beside it
+        info["teacher"] = os.path.join(os.path.dirname(os.path.abspath(path)), info["teacher"])
     return saved
+
+
+def ship_student(path: str, out: str) -> str:
+    """Copy the student checkpoint `path` to `out` without its optimizer state, naming its teacher relative to
+    `out` where the same teacher file lies beside it (a shipped teacher); returns `out`."""
+    saved = read_student_checkpoint(path)
+    saved.pop("optimizer", None)
+    teacher = saved["infos"].get("teacher", "")
+    beside = os.path.join(os.path.dirname(os.path.abspath(out)), os.path.basename(teacher))
+    if teacher and os.path.isfile(teacher) and os.path.isfile(beside) and filecmp.cmp(teacher, beside, shallow=False):
+        saved["infos"]["teacher"] = os.path.basename(teacher)
+    save_atomically(saved, out)
+    return out
 
 
 def load_student(path: str, task: str | None = None) -> tuple[Student, dict]:
@@ -221,14 +270,15 @@ def train_student(
     noise: ObservationNoiseCfg,
     generator: torch.Generator | None = None,
     max_grad_norm: float = 1.0,
-) -> float:
-    """Behaviour cloning on `data` (points, proprio, actions, and prefix for a student that reads one) with
-    observation noise; returns the mean loss.
+    state_loss_weight: float = 1.0,
+) -> dict[str, float]:
+    """Behaviour cloning on `data` (points, proprio, actions, prefix for a student that reads one, privileged
+    states for one with a state head) with observation noise; returns the mean of each loss.
 
     Every sample gets its own random offset: over shuffled batches that is the per-episode offset's law.
     """
     student.train()
-    total = 0.0
+    totals: dict[str, float] = {}
     size = len(data["actions"])
     for _ in range(num_updates):
         index = torch.randint(size, (batch_size,), generator=generator)
@@ -239,11 +289,13 @@ def train_student(
         points = data["points"][index] if "points" in data else None
         points, proprio = student.perturb(points, data["proprio"][index], noise, *offsets, generator)
         prefix = data["prefix"][index] if "prefix" in data else None
-        loss = student.loss(points, proprio, data["actions"][index], prefix, generator)
+        states = data["states"][index] if student.state_head is not None else None
+        losses = student.losses(points, proprio, data["actions"][index], prefix, states, generator)
         optimizer.zero_grad()
-        loss.backward()
+        (losses["flow"] + state_loss_weight * losses.get("state", 0.0)).backward()
         nn.utils.clip_grad_norm_(student.parameters(), max_grad_norm)
         optimizer.step()
-        total += loss.item()
+        for name, value in losses.items():
+            totals[name] = totals.get(name, 0.0) + value.item()
     student.eval()
-    return total / max(num_updates, 1)
+    return {name: total / num_updates for name, total in totals.items()} if num_updates else {"flow": 0.0}

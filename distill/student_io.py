@@ -17,19 +17,21 @@ import torch
 
 from agents.ppo_runner import env_overrides
 from distill.point_cloud import PointCloudCfg, PointCloudSensor
-from distill.student import Student, command_to_arm_and_fingers, hold_command, student_sizes
+from distill.student import ObservationNoiseCfg, Student, command_to_arm_and_fingers, hold_command, student_sizes
 from distill.teacher import execute, teacher_command
 from isaac_tasks import task_entry
 
 
 class CommandIO:
     point_cloud = True
+    # 000 perturbs the cameras and the points, not the robot's joint encoders: proprioception gets a little noise.
+    noise = ObservationNoiseCfg(proprio_std=0.02, proprio_offset_std=0.0)
 
     def __init__(self, env, point_cloud: PointCloudCfg, generator: torch.Generator):
         self.env, self.sensor = env, PointCloudSensor(env.physics, point_cloud, generator)
 
     def sizes(self) -> dict[str, int]:
-        return student_sizes(self.env)
+        return {**student_sizes(self.env), "state_dim": self.env.privileged_state().shape[-1]}
 
     def infos(self, teacher_info: dict) -> dict:
         """How play.py and evaluate.py run the student: its commands are what `abs_joint` executes."""
@@ -37,6 +39,10 @@ class CommandIO:
 
     def observe(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.sensor(), self.env.proprioception().cpu()
+
+    def state(self) -> torch.Tensor:
+        """The privileged state the student learns to predict from its point cloud (not an input)."""
+        return self.env.privileged_state().cpu()
 
     def reset(self, env_ids: torch.Tensor) -> None:
         self.sensor.reset(env_ids.cpu())
@@ -62,12 +68,17 @@ class CommandIO:
 
 class ActionIO:
     point_cloud = False
+    noise = ObservationNoiseCfg()  # 003's strong noise on the pose estimates and joint states (B.5)
 
     def __init__(self, env):
         self.env = env
 
     def sizes(self) -> dict[str, int]:
-        return {"proprio_dim": self.env.student_observation().shape[-1], "action_dim": self.env.num_actions}
+        return {
+            "proprio_dim": self.env.student_observation().shape[-1],
+            "action_dim": self.env.num_actions,
+            "state_dim": 0,
+        }
 
     def infos(self, teacher_info: dict) -> dict:
         """The student acts in its teacher's action space, with its settings."""
@@ -76,6 +87,9 @@ class ActionIO:
 
     def observe(self) -> tuple[None, torch.Tensor]:
         return None, self.env.student_observation().cpu()
+
+    def state(self) -> None:
+        return None
 
     def reset(self, env_ids: torch.Tensor) -> None:
         pass

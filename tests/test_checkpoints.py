@@ -11,8 +11,9 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = os.path.join(ROOT, "checkpoints")
-POLICIES = sorted(p for p in glob.glob(os.path.join(SHIPPED, "*.pt")) if "prior" not in os.path.basename(p))
 PRIORS = sorted(glob.glob(os.path.join(SHIPPED, "*prior*.pt")))
+STUDENTS = sorted(glob.glob(os.path.join(SHIPPED, "*student*.pt")))
+POLICIES = sorted(set(glob.glob(os.path.join(SHIPPED, "*.pt"))) - set(PRIORS) - set(STUDENTS))
 
 
 def tool(name, *args, cwd):
@@ -24,7 +25,7 @@ def tool(name, *args, cwd):
 def test_the_readme_table_lists_every_shipped_file():
     table = open(os.path.join(SHIPPED, "README.md")).read()
     assert POLICIES and PRIORS
-    for path in POLICIES + PRIORS:
+    for path in POLICIES + PRIORS + STUDENTS:
         assert f"`{os.path.basename(path)}`" in table, os.path.basename(path)
 
 
@@ -58,7 +59,21 @@ def test_shipped_policies_evaluate_from_any_folder(path, tmp_path):
     assert all(0.0 <= entry["metrics"][key] <= 1.0 for key in entry["metrics"] if key.endswith("_rate"))
 
 
-@pytest.mark.parametrize("path", POLICIES + PRIORS, ids=os.path.basename)
+@pytest.mark.parametrize("path", STUDENTS, ids=os.path.basename)
+def test_shipped_students_evaluate_from_any_folder_and_name_their_shipped_teacher(path, tmp_path):
+    from distill.student import read_student_checkpoint
+
+    saved = read_student_checkpoint(path)
+    assert "optimizer" not in saved and os.path.dirname(saved["infos"]["teacher"]) == SHIPPED
+    assert os.path.isfile(saved["infos"]["teacher"])
+    args = ["--task", saved["infos"]["task"], "--checkpoint", path, "--num_envs", "4", "--episodes", "4"]
+    result = tool("evaluate.py", *args, "--sweep", "4", "--sweep_episodes", "4", "--out", "eval", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads((tmp_path / "eval" / "report.json").read_text())["checkpoints"].values()
+    assert 0.0 <= entry["metrics"]["success_rate"] <= 1.0 and entry["robustness"]["scale"] == [4.0]
+
+
+@pytest.mark.parametrize("path", POLICIES + PRIORS + STUDENTS, ids=os.path.basename)
 def test_a_truncated_copy_is_refused_in_one_line(path, tmp_path):
     damaged = tmp_path / os.path.basename(path)
     damaged.write_bytes(open(path, "rb").read()[: os.path.getsize(path) // 2])

@@ -3,6 +3,7 @@ p_teacher schedule, and DAgger end to end with the real environments and tools."
 
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -415,6 +416,18 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
     assert saved["iter"] == 2 and saved["infos"]["point_cloud"]["num_points"] == 32
     assert (student.config["horizon"], student.config["prefix"], student.config["ema_alpha"]) == (3, 2, 0.5)
     assert student.flow.action_std.min() > 0  # normalization fitted from the teacher's labels
+    assert student.config["state_dim"] == 2 * 23 + 13 and student.state_std.min() > 0  # the privileged-state head
+    assert saved["infos"]["noise"]["proprio_offset_std"] == 0.0  # 000 perturbs cameras and points, not encoders
+
+    # shipped beside its teacher: no optimizer state, the teacher named relative to the student
+    from distill.student import read_student_checkpoint, ship_student
+
+    (tmp_path / "ship").mkdir()
+    shutil.copyfile(teacher[0], tmp_path / "ship" / os.path.basename(teacher[0]))
+    shipped = ship_student(str(tmp_path / "run" / "student_2.pt"), str(tmp_path / "ship" / "student.pt"))
+    raw = torch.load(shipped, weights_only=True)
+    assert "optimizer" not in raw and raw["infos"]["teacher"] == os.path.basename(teacher[0])
+    assert read_student_checkpoint(shipped)["infos"]["teacher"] == str(tmp_path / "ship" / os.path.basename(teacher[0]))
 
     played = tool(
         "play.py",
@@ -472,6 +485,7 @@ def test_a_cube_rotation_teacher_distils_into_a_chunked_state_student(tmp_path):
     assert not student.config["point_cloud"] and saved["infos"]["point_cloud"] is None
     assert student.config["proprio_dim"] == env.student_observation().shape[-1]
     assert student.config["action_dim"] == env.num_actions and student.config["prefix"] == 2
+    assert saved["infos"]["noise"]["proprio_offset_std"] == 0.1 and student.config["state_dim"] == 0  # 003's noise
     played = tool(
         "play.py", "--task", task, "--checkpoint", "run/student_1.pt", "--num_envs", "2", "--episodes", "2",
         "--num_threads", "1", "--env", "episode_length_s=1.0", cwd=tmp_path,
@@ -485,3 +499,27 @@ def test_a_cube_rotation_teacher_distils_into_a_chunked_state_student(tmp_path):
 
     with pytest.raises(CheckpointError, match="no flow-prior commands"):
         load_teacher(str(tmp_path / "teacher.pt"), commands=True)
+
+
+def test_the_state_head_learns_where_the_object_is_from_the_point_cloud():
+    """The auxiliary privileged-state loss trains the encoder to locate the object (a cluster low on the table)
+    under other points (a hand above it); the flow's condition gets that feature."""
+    from distill.student import ObservationNoiseCfg, Student, train_student
+
+    generator = torch.Generator().manual_seed(0)
+    n, p = 512, 64
+    objects = torch.rand(n, 3, generator=generator) * torch.tensor([1.0, 1.0, 0.3])
+    points = torch.rand(n, p, 3, generator=generator) * torch.tensor([1.0, 1.0, 0.5]) + torch.tensor([0.0, 0.0, 0.5])
+    points[:, :16] = objects.unsqueeze(1) + 0.02 * torch.randn(n, 16, 3, generator=generator)
+    data = {"points": points, "proprio": torch.randn(n, 4, generator=generator), "states": objects}
+    data["actions"] = objects.unsqueeze(1).repeat(1, 2, 1)
+    student = Student(4, 3, hidden_dims=(32, 32), state_dim=3)
+    student.fit_normalization(data["points"], data["proprio"], data["actions"], data["states"])
+    optimizer = torch.optim.AdamW(student.parameters(), lr=3e-3)
+    noise = ObservationNoiseCfg(point_std=0, point_offset_std=0, proprio_std=0, proprio_offset_std=0)
+    first = train_student(student, optimizer, data, 20, 64, noise, generator)
+    last = train_student(student, optimizer, data, 300, 64, noise, generator)
+    assert set(last) == {"flow", "state"}
+    assert last["state"] < 0.2 * first["state"], (first, last)  # normalized: 1 is knowing nothing
+    with pytest.raises(ValueError, match="point-cloud feature"):
+        Student(4, 3, point_cloud=False, state_dim=3)

@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--ema_alpha", type=cli.fraction, default=defaults.ema_alpha, help="EMA coefficient of the executed actions (1: none)")  # fmt: skip
     parser.add_argument("--dataset", help="a collect_distill.py dataset folder, behaviour-cloned first and kept")
     parser.add_argument("--skip_damaged", action="store_true", help="report and skip damaged dataset shards")
+    parser.add_argument("--state_loss_weight", type=cli.non_negative_float, default=defaults.state_loss_weight, help="weight of the point-cloud student's privileged-state prediction (0: none)")  # fmt: skip
     parser.add_argument("--bc_updates", type=cli.non_negative_int, default=defaults.bc_updates, help="updates on --dataset first")  # fmt: skip
     parser.add_argument("--seed", type=cli.non_negative_int, default=defaults.seed)
     parser.add_argument("--num_threads", type=cli.non_negative_int, default=defaults.num_threads)
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--save_interval", type=cli.positive_int, default=defaults.save_interval)
     cli.add_point_cloud_args(parser)
     for field in dataclasses.fields(ObservationNoiseCfg):
-        parser.add_argument(f"--{field.name}", type=cli.non_negative_float, default=field.default, help="student observation noise")  # fmt: skip
+        parser.add_argument(f"--{field.name}", type=cli.non_negative_float, help="student observation noise (default: its task's student's, distill/student_io.py)")  # fmt: skip
     args = parser.parse_args()
     cfg = DaggerCfg(**{f.name: getattr(args, f.name) for f in dataclasses.fields(DaggerCfg)})
 
@@ -67,7 +68,8 @@ def main() -> None:
         remove_stale_temporaries(os.path.dirname(os.path.abspath(resume)))
     else:
         log_dir = args.log_dir or os.path.join(RUNS_DIR, datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
-    noise = ObservationNoiseCfg(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ObservationNoiseCfg)})
+    noise = {f.name: getattr(args, f.name) for f in dataclasses.fields(ObservationNoiseCfg)}
+    noise = {name: value for name, value in noise.items() if value is not None}
     teacher = cli.input_file(args.teacher, "--teacher") if args.teacher else None
     log_dir = cli.output_path(log_dir, "--log_dir", folder=True)
     with cli.new_run_folder(log_dir, "student_*.pt"):
