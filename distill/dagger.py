@@ -129,7 +129,7 @@ def run(
     """Run DAgger into `log_dir`: a new student of the teacher at `teacher_path` sensing with `point_cloud` (where
     its task's student sees one, `distill.student_io`) and perturbed by its task's student noise with the values of
     `noise` (ObservationNoiseCfg fields) over it, or the student checkpoint
-    `resume` continued (its teacher, sensor and noise unless a teacher is given). Everything given is checked
+    `resume` continued (its teacher unless one is given, its sensor, noise and p_teacher schedule). Everything given is checked
     before the first rollout."""
     cfg.validate()
     torch.manual_seed(cfg.seed)
@@ -141,6 +141,9 @@ def run(
         teacher_path = teacher_path or saved["infos"]["teacher"]
         point_cloud = saved["infos"]["point_cloud"] and PointCloudCfg.from_dict(saved["infos"]["point_cloud"])
         noise = saved["infos"]["noise"]
+        if "p_teacher_schedule" in saved["infos"]:  # the run's own schedule goes on
+            start_p, decay = saved["infos"]["p_teacher_schedule"]
+            cfg = dataclasses.replace(cfg, p_teacher=start_p, p_teacher_decay=decay)
         print(f"Resuming {resume} at iteration {start}")
     if not teacher_path:
         raise ValueError("a teacher checkpoint is required")
@@ -189,6 +192,7 @@ def run(
         "task": task,
         "teacher": os.path.abspath(teacher_path),
         "noise": dataclasses.asdict(noise),
+        "p_teacher_schedule": [cfg.p_teacher, cfg.p_teacher_decay],
         **io.infos(teacher_info),
     }
 

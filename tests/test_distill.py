@@ -408,7 +408,9 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
     assert first.returncode == 0, first.stderr
     assert "iteration 0: p_teacher 0.800" in first.stdout and "iteration 1: p_teacher 0.400" in first.stdout
     assert glob.glob(str(tmp_path / "run" / "events.out.tfevents.*"))
-    resumed = tool("distill.py", *args, "--iterations", "1", "--resume", "run", cwd=tmp_path)
+    schedule = {"--p_teacher": "0.8", "--p_teacher_decay": "0.5"}  # the run's own, without the flags
+    rest = [a for i, a in enumerate(args) if a not in schedule and (i == 0 or args[i - 1] not in schedule)]
+    resumed = tool("distill.py", *rest, "--iterations", "1", "--resume", "run", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert "iteration 2: p_teacher 0.200" in resumed.stdout
 
