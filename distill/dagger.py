@@ -127,10 +127,10 @@ def run(
     dataset_path: str | None = None,
 ) -> None:
     """Run DAgger into `log_dir`: a new student of the teacher at `teacher_path` sensing with `point_cloud` (where
-    its task's student sees one, `distill.student_io`) and perturbed by its task's student noise with the values of
-    `noise` (ObservationNoiseCfg fields) over it, or the student checkpoint
-    `resume` continued (its teacher unless one is given, its sensor, noise and p_teacher schedule). Everything given is checked
-    before the first rollout."""
+    its task's student sees one, `distill.student_io`) and perturbed by its task's student noise with the values
+    of `noise` (ObservationNoiseCfg fields) over it, or the student checkpoint `resume` continued (its teacher
+    unless one is given, its sensor, noise and p_teacher schedule). Everything given is checked before the first
+    rollout."""
     cfg.validate()
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
