@@ -84,7 +84,7 @@ def rollout(io, obs, teacher, student, executor, noise, offsets, p_teacher, grou
         tic = time.perf_counter()
         cloud, own = io.observe()
         observe_time += time.perf_counter() - tic
-        state = io.state()
+        state = io.state() if student.state_head is not None else None  # the state head's target
         teacher_actions = teacher(obs)
         label = io.label(teacher_actions)
         by_teacher = torch.rand(n, generator=generator) < p_teacher
