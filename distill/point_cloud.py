@@ -6,7 +6,9 @@ back-projected into the camera frame and carried into the base frame with the ca
 pose: the true pose plus a per-episode, per-camera error (the extrinsic noise), so the whole cloud of
 one camera is displaced rigidly, as a miscalibrated real camera displaces it. The points are cropped to
 the workspace box (which by default starts just above the table, so the table top is not part of the
-cloud), perturbed by Gaussian noise per point and sampled down to `num_points`.
+cloud), perturbed by Gaussian noise per point and sampled down to `num_points`. With `segment_body`, only
+the pixels that see that body keep their points, as a segmentation mask of the object gives on a real
+robot (000 tracks its objects with SAM2): the robot's own surfaces and whatever hides the object are gone.
 
 Camera frame: x right, y down, z forward (the optical axis), pinhole with a vertical field of view.
 """
@@ -53,6 +55,7 @@ class PointCloudCfg:
     extrinsic_pos_noise: float = 0.005  # m, std of each camera's position error, drawn per episode
     extrinsic_rot_noise: float = 0.01  # rad, std of each axis of each camera's rotation error, per episode
     point_noise: float = 0.002  # m, std of Gaussian noise on every point
+    segment_body: str | None = None  # keep only the points on this body (an object mask); None: every surface
     base_pos: tuple[float, float, float] = (0.0, 0.0, 0.0)  # robot base in the world frame
     base_quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
 
@@ -148,6 +151,8 @@ class PointCloudSensor:
         world_pos = quat_apply(self.base_quat.expand(len(positions), 4), self.cam_pos) + self.base_pos
         self.world_origins = world_pos[self.camera_of_ray]
         self.ray_slices = [slice(start - len(r), start) for r, start in zip(rays, itertools.accumulate(map(len, rays)))]
+        if cfg.segment_body is not None:  # an unknown body: one line now, not at the first cloud
+            physics.ray_cast(self.world_origins[:1], self.world_dirs[:1], cfg.segment_body)
         num_cameras = len(cfg.cameras)
         self.pos_error = torch.zeros(self.num_envs, num_cameras, 3)
         self.rot_error = torch.eye(3).repeat(self.num_envs, num_cameras, 1, 1)
@@ -174,7 +179,7 @@ class PointCloudSensor:
 
     def camera_points(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every pixel's point in the base frame through the calibrated camera poses (N, R, 3), and hits (N, R)."""
-        distance = self.physics.ray_cast(self.world_origins, self.world_dirs).cpu()
+        distance = self.physics.ray_cast(self.world_origins, self.world_dirs, self.cfg.segment_body).cpu()
         hit = torch.isfinite(distance)
         local = self.cam_rays * torch.where(hit, distance, torch.zeros_like(distance)).unsqueeze(-1)
         rot = self.rot_error @ self.cam_rot  # (N, C, 3, 3) calibrated orientations

@@ -32,12 +32,17 @@ def tool(name, *args, cwd):
     )
 
 
-def box_backend(num_envs: int):
-    """A box on a free joint (no floor) and nothing else; its pose is set per environment."""
+def box_backend(num_envs: int, post_at: tuple[float, float] | None = None):
+    """A box on a free joint (no floor) and nothing else, or a fixed post standing at `post_at` (x, y in the
+    robot base frame) too; the box's pose is set per environment."""
     spec = mujoco.MjSpec()
     body = spec.worldbody.add_body(name="box")
     body.add_freejoint()
     body.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=BOX_HALF.tolist())
+    if post_at is not None:
+        pos = quat_apply(quat_from_yaw(torch.tensor(BASE_YAW)), torch.tensor([*post_at, 0.0])) + BASE_POS
+        post = spec.worldbody.add_body(name="post", pos=pos.tolist())
+        post.add_geom(type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.01, 0.01, 0.3])
     queries = SceneQueries(joints=(), bodies=("box",), free_bodies=("box",))
     return MujocoBackend([spec], np.zeros(num_envs, dtype=int), queries, num_threads=1)
 
@@ -111,6 +116,26 @@ def test_point_cloud_of_a_box_lies_on_its_surface_in_the_base_frame(box_scene, s
     distance = box_surface_distance(noisy, box_pos, box_yaw)
     assert distance.max() < 5 * sigma
     assert 0.4 * sigma < distance.mean() < 1.2 * sigma  # ~ sqrt(2 / pi) sigma along the surface normal
+
+
+def test_a_segmented_cloud_keeps_the_body_and_what_hides_it(box_scene):
+    physics, box_pos, box_yaw = box_scene
+    with_post = box_backend(16, post_at=(0.7, 0.2))  # between the box and the left camera
+    place_box(with_post, box_pos, box_yaw)
+    seen, seen_hit = PointCloudSensor(with_post, box_cloud_cfg(), torch.Generator()).camera_points()
+    masked, masked_hit = PointCloudSensor(
+        with_post, box_cloud_cfg(segment_body="box"), torch.Generator()
+    ).camera_points()
+    _, box_hit = PointCloudSensor(physics, box_cloud_cfg(segment_body="box"), torch.Generator()).camera_points()
+    on_box = box_surface_distance(seen, box_pos, box_yaw) < 1e-4
+    assert (seen_hit & ~on_box).any()  # the post is in view
+    assert torch.equal(masked_hit, seen_hit & on_box)  # the mask drops it and keeps every box pixel it leaves
+    torch.testing.assert_close(masked[masked_hit], seen[masked_hit])
+    assert (box_hit & ~masked_hit).sum() > 0 and not (masked_hit & ~box_hit).any()  # box pixels it hides stay hidden
+    cloud = PointCloudSensor(with_post, box_cloud_cfg(segment_body="box"), torch.Generator())()
+    assert box_surface_distance(cloud, box_pos, box_yaw).max() < 1e-4
+    with pytest.raises(ValueError, match="no body named 'lid'"):
+        PointCloudSensor(with_post, box_cloud_cfg(segment_body="lid"), torch.Generator())
 
 
 def test_extrinsic_noise_moves_each_camera_cloud_by_its_drawn_error(box_scene):
@@ -402,6 +427,7 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
         "--log_dir",
         "run",
         *TINY_CLOUD,
+        *("--segment_body", "object"),  # the object's points alone
         *("--horizon", "3", "--prefix", "2", "--execute", "2", "--ema_alpha", "0.5"),  # SOFT-FLOW's real-time chunking
     ]
     first = tool("distill.py", *args, "--iterations", "2", cwd=tmp_path)
@@ -416,6 +442,7 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
 
     student, saved = load_student(str(tmp_path / "run" / "student_2.pt"), TASK)
     assert saved["iter"] == 2 and saved["infos"]["point_cloud"]["num_points"] == 32
+    assert saved["infos"]["point_cloud"]["segment_body"] == "object"  # play.py and evaluate.py mask alike
     assert (student.config["horizon"], student.config["prefix"], student.config["ema_alpha"]) == (3, 2, 0.5)
     assert student.flow.action_std.min() > 0  # normalization fitted from the teacher's labels
     assert student.config["state_dim"] == 2 * 23 + 13 and student.state_std.min() > 0  # the privileged-state head
@@ -454,6 +481,8 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
     assert wrong.returncode == 2 and "student_2.pt is not a policy checkpoint" in wrong.stderr
     wrong = tool("distill.py", "--teacher", teacher[0], "--resume", teacher[0], *TINY_CLOUD, cwd=tmp_path)
     assert wrong.returncode == 2 and "is not a student checkpoint" in wrong.stderr
+    wrong = tool("distill.py", "--teacher", teacher[0], *TINY_CLOUD, "--segment_body", "lid", "--log_dir", "wrong", cwd=tmp_path)  # fmt: skip
+    assert wrong.returncode == 2 and "scene has no body named 'lid'" in wrong.stderr
     assert "Traceback" not in wrong.stderr and not os.path.exists(tmp_path / "wrong")
 
 

@@ -149,10 +149,14 @@ def test_ray_casts_agree(envs):
         torch.randn(1, 64, 3, generator=torch.Generator().manual_seed(0)), dim=-1
     )
     directions[..., 2] = -directions[..., 2].abs()  # downwards: the object, the table or the hand
-    expected, found = cpu.ray_cast(origins, directions), warp.ray_cast(origins, directions)
-    assert torch.isfinite(expected).any() and torch.equal(torch.isinf(expected), torch.isinf(found))
-    hit = torch.isfinite(expected)
-    torch.testing.assert_close(found[hit], expected[hit], atol=1e-5, rtol=0)
+    directions[:, :16, 2] = -8.0  # and steeply down, onto the object
+    directions = torch.nn.functional.normalize(directions, dim=-1)
+    for body in (None, OBJECT_BODY):  # every surface; the object's alone (a segmentation mask)
+        expected, found = cpu.ray_cast(origins, directions, body), warp.ray_cast(origins, directions, body)
+        assert torch.isfinite(expected).any() and torch.equal(torch.isinf(expected), torch.isinf(found))
+        hit = torch.isfinite(expected)
+        torch.testing.assert_close(found[hit], expected[hit], atol=1e-5, rtol=0)
+    assert torch.isinf(expected).sum() > torch.isinf(cpu.ray_cast(origins, directions)).sum()
 
 
 def test_render_data_agrees(envs):
@@ -224,3 +228,33 @@ def test_missing_warp_names_the_install_command(monkeypatch):
     monkeypatch.delitem(sys.modules, "isaac_tasks.physics.warp_backend", raising=False)
     with pytest.raises(ValueError, match=r"pip install -e \.\[warp\]"):
         make_env("Leap-Grasp-v0", num_envs=1, backend="mujoco_warp")
+
+
+def test_kernels_compile_for_a_gpu_without_one(tmp_path):
+    # tools/warp_kernel_cache.py's core: a kernel run on Warp's CPU device, compiled for sm_90 into the folder
+    # and file a GPU's Warp looks up on first launch (the module's identifier at CUDA's default block size).
+    script = """
+import sys
+import warp as wp
+from isaac_tasks.physics.warp_kernels import compile_defined_kernels
+@wp.kernel
+def double(a: wp.array(dtype=float)):
+    a[wp.tid()] *= 2.0
+wp.launch(double, dim=3, inputs=[wp.ones(3, dtype=float, device="cpu")], device="cpu")
+folders = compile_defined_kernels(90, sys.argv[1])
+print(len(folders), double.module.get_module_identifier(block_dim=256))
+"""
+    (tmp_path / "define.py").write_text(script)  # Warp reads a kernel's source from its file
+    out = tmp_path / "kernels"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "define.py"), str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": root},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    count, identifier = done.stdout.split()[-2:]
+    cubin = out / identifier / f"{identifier}.sm90.cubin"
+    assert cubin.stat().st_size > 0 and int(count) == len(list(out.iterdir()))

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import glob
 import json
+import ctypes.util
 import math
 import os
 import platform
@@ -15,8 +16,10 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 
-# Videos render headless (EGL: the GPU where there is one, else Mesa on the CPU); mujoco reads this on import.
-os.environ.setdefault("MUJOCO_GL", "egl")
+# Videos render headless (EGL: the GPU where there is one, else Mesa on the CPU); mujoco reads this on import,
+# and fails to import under it where there is no libEGL (a bare GPU server): then rendering alone is refused.
+if "MUJOCO_GL" not in os.environ and ctypes.util.find_library("EGL"):
+    os.environ["MUJOCO_GL"] = "egl"
 # Make the project importable when a tool is run as `python tools/<tool>.py` from a checkout.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -411,6 +414,9 @@ def add_point_cloud_args(parser: argparse.ArgumentParser) -> None:
         "--extrinsic_rot_noise", type=non_negative_float, default=defaults.extrinsic_rot_noise, help="rad"
     )
     parser.add_argument("--point_noise", type=non_negative_float, default=defaults.point_noise, help="m")
+    parser.add_argument(
+        "--segment_body", help="keep only the points on this body of the scene, an object mask (grasping: object)"
+    )
 
 
 def point_cloud_cfg(args: argparse.Namespace) -> PointCloudCfg:
@@ -421,6 +427,7 @@ def point_cloud_cfg(args: argparse.Namespace) -> PointCloudCfg:
         extrinsic_pos_noise=args.extrinsic_pos_noise,
         extrinsic_rot_noise=args.extrinsic_rot_noise,
         point_noise=args.point_noise,
+        segment_body=args.segment_body,
     )
     for camera in cfg.cameras:
         camera.width, camera.height = args.camera_width, args.camera_height

@@ -1,60 +1,89 @@
 #!/usr/bin/env bash
-# Carry MuJoCo Warp and the project's other missing packages to the GPU device machine (docs/warp_backend.md).
+# Carry MuJoCo Warp, the project's other missing packages and the tasks' GPU kernels to the GPU device machine
+# (docs/warp_backend.md), for tools/gpu_check.sh.
 #
-# That machine has Python 3.12 and a CUDA torch but none of mujoco, mujoco-warp, warp-lang, rsl-rl-lib or pytest,
-# and reaches no package index; each call carries at most 64 MiB, and the warp-lang wheel alone is about
-# 142 MiB. So the wheels are split into parts under .whl/ (ignored by git), one part per call, kept in
-# /tmp/warp_wheels there while the machine stays warm (it goes back 30 s after a call: make the calls back
-# to back), then joined and installed.
+# That machine has Python 3.12 and a CUDA torch but none of mujoco, mujoco-warp, warp-lang or rsl-rl-lib, no
+# libEGL, and reaches no package index; a call carries at most 64 MiB, the working tree included. A fresh
+# machine also compiles MuJoCo Warp's kernels on first use, minutes for these scenes. So `prepare` unpacks the
+# wheels, compiles the tasks' kernels for sm_90 here (tools/warp_kernel_cache.py, about 6 minutes on 2 cores)
+# and packs both, xz-compressed, into two parts of under 58 MiB; the tree must then stay under 6 MiB, so `slim`
+# moves docs/ and the checkpoints the GPU check does not use into .whl/slim (ignored) until `restore`. The
+# first part waits in /tmp/device_carry there while the machine stays warm (it goes back 30 s after a call:
+# make the two calls back to back).
 #
-#   here:                      tools/device_carry_warp.sh prepare
-#   device, one call per part: carry [".whl/partK"], command "tools/device_carry_warp.sh stash .whl/partK"
-#   device, last part:         carry [".whl/partN"], command
-#       "tools/device_carry_warp.sh stash .whl/partN && tools/device_carry_warp.sh install && export PYTHONPATH=/tmp/site && python3 tools/benchmark.py ..."
-#   device, later calls (machine still warm): start the command with "export PYTHONPATH=/tmp/site &&"
+#   here:   tools/device_carry_warp.sh prepare && tools/device_carry_warp.sh slim
+#   device: carry [".whl/part1"], command "tools/device_carry_warp.sh stash .whl/part1"
+#   device: carry [".whl/part2"], command "tools/device_carry_warp.sh stash .whl/part2 &&
+#           tools/device_carry_warp.sh install && export PYTHONPATH=/tmp/site && tools/gpu_check.sh /tmp/gc;
+#           tools/device_carry_warp.sh pack /tmp/gc"            (pack: the folder, *.pt left out, into $OUT)
+#   here:   tools/device_carry_warp.sh restore
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PART_MIB=50 # under 60 MiB, leaving room in the 64 MiB of a call for the working tree
 WHEELS=(
     warp-lang==1.19.0 mujoco-warp==4.0.0 mujoco==4.0.0 mujoco-core==4.0.0 mujoco-studio==4.0.0 glfw==2.11.0
     pyopengl==3.1.10 websockets==17.4 rsl-rl-lib==5.5.1 tensordict==0.15.3 pyvers==0.2.3 GitPython==3.2.1
-    gitdb==4.0.12 smmap==5.0.3 pytest==9.2.0 pluggy==1.7.0 iniconfig==2.3.1 pygments==2.21.0
+    gitdb==4.0.12 smmap==5.0.3
 )
-STASH=/tmp/warp_wheels
+KEEP=(checkpoints/leap_grasp_prior_hand_arm.pt) # what tools/gpu_check.sh reads from checkpoints/
+STASH=/tmp/device_carry
 
 case "${1:-}" in
 prepare)
-    rm -rf .whl && mkdir -p .whl/download
+    rm -rf .whl && mkdir -p .whl/download .whl/build/site
     for wheel in "${WHEELS[@]}"; do
         "${PYTHON:-python3}" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
             --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
             --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl/download "$wheel"
     done
-    # one stream of all wheels (tar keeps their names), cut into parts of PART_MIB
-    tar -C .whl/download -cf .whl/wheels.tar .
-    split -b "${PART_MIB}M" -d -a 1 .whl/wheels.tar .whl/wheels.tar.
-    count=0
-    for part in .whl/wheels.tar.*; do
-        count=$((count + 1))
-        mkdir -p ".whl/part$count" && mv "$part" ".whl/part$count/"
+    for wheel in .whl/download/*.whl; do
+        unzip -q -o "$wheel" -d .whl/build/site # a wheel is a zip of what pip would install
     done
-    rm -rf .whl/download .whl/wheels.tar
+    "${PYTHON:-python3}" tools/warp_kernel_cache.py --out .whl/build/kernels --arch 90
+    find .whl/build/kernels -name '*.cu' -delete # sources: not needed to load
+    tar -C .whl/build -cf - site kernels | xz -T0 -9 >.whl/carry.tar.xz
+    split -n 2 -d -a 1 .whl/carry.tar.xz .whl/carry.tar.xz.
+    mkdir -p .whl/part1 .whl/part2 && mv .whl/carry.tar.xz.0 .whl/part1/ && mv .whl/carry.tar.xz.1 .whl/part2/
+    rm -rf .whl/download .whl/build .whl/carry.tar.xz
     du -sh .whl/part*
-    echo "carry .whl/part1 .. .whl/part$count, one per call, in order"
+    ;;
+slim)
+    mkdir -p .whl/slim/checkpoints
+    [[ -d docs ]] && mv docs .whl/slim/
+    for file in checkpoints/*; do
+        [[ " ${KEEP[*]} " == *" $file "* ]] || mv "$file" .whl/slim/checkpoints/
+    done
+    echo "moved docs/ and checkpoints/ but ${KEEP[*]} to .whl/slim: run '$0 restore' after the device calls"
+    ;;
+restore)
+    [[ -d .whl/slim/docs ]] && mv .whl/slim/docs .
+    if [[ -d .whl/slim/checkpoints ]]; then
+        find .whl/slim/checkpoints -mindepth 1 -maxdepth 1 -exec mv -n {} checkpoints/ \;
+    fi
+    rm -rf .whl/slim
+    git status --short
     ;;
 stash)
-    mkdir -p "$STASH" && cp "${2:?usage: stash .whl/partK}"/wheels.tar.* "$STASH/"
+    mkdir -p "$STASH" && cp "${2:?usage: stash .whl/partK}"/carry.tar.xz.* "$STASH/"
     ls -l "$STASH"
     ;;
 install)
-    cat "$STASH"/wheels.tar.* | tar -C "$STASH" -xf -
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-        "$STASH"/*.whl
-    PYTHONPATH=/tmp/site python3 -c "import mujoco_warp, warp, rsl_rl; print('mujoco_warp', mujoco_warp.__version__)"
+    mkdir -p /tmp/site "$STASH/unpacked"
+    cat "$STASH"/carry.tar.xz.* | xz -d -T0 | tar -x -C "$STASH/unpacked"
+    cp -r "$STASH"/unpacked/site/. /tmp/site/
+    cache=$(PYTHONPATH=/tmp/site python3 -c "import warp; warp.config.quiet = True; warp.init(); print(warp.config.kernel_cache_dir)")
+    cp -r "$STASH"/unpacked/kernels/. "$cache/"
+    PYTHONPATH=/tmp/site python3 -c "import mujoco_warp, rsl_rl; print('mujoco_warp', mujoco_warp.__version__)"
+    echo "$(ls "$STASH/unpacked/kernels" | wc -l) compiled kernel modules in $cache"
+    ;;
+pack)
+    folder=${2:?usage: pack FOLDER}
+    tar -czf "${OUT:?}/$(basename "$folder").tgz" --exclude='*.pt' -C "$(dirname "$folder")" "$(basename "$folder")"
+    [[ -f "$folder/gpu_check.json" ]] && cp "$folder/gpu_check.json" "$OUT/"
+    ls -l "$OUT"
     ;;
 *)
-    echo "usage: $0 prepare | stash .whl/partK | install" >&2
+    echo "usage: $0 prepare | slim | restore | stash .whl/partK | install | pack FOLDER" >&2
     exit 2
     ;;
 esac

@@ -9,8 +9,8 @@ A `VideoRecorder` is the same thing as a per-step hook for a loop that already e
 
 Each environment is rendered from the physics backend's `render_data` (a CPU MjData of that environment
 on either backend) with one `mujoco.Renderer` per recorded environment. Without a display MuJoCo needs a
-headless GL: `MUJOCO_GL=egl` (set here unless already set) renders on the GPU where there is one and on
-the CPU through Mesa otherwise.
+headless GL: `MUJOCO_GL=egl` (set here unless already set, where libEGL is installed) renders on the GPU
+where there is one and on the CPU through Mesa otherwise.
 
 Cameras: `front`, `side` and `top` are free cameras aimed at the task's workspace (the task's
 `video_cameras` presets: lookat, distance, azimuth, elevation; derived from the model's extent for a
@@ -19,6 +19,7 @@ task without them); `camera:<name>` is a camera defined in the model.
 
 from __future__ import annotations
 
+import ctypes.util
 import importlib
 import math
 import os
@@ -29,12 +30,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+if "MUJOCO_GL" not in os.environ and ctypes.util.find_library("EGL"):  # mujoco does not import under egl without it
+    os.environ["MUJOCO_GL"] = "egl"
 
 import mujoco  # noqa: E402
 from mujoco.rendering.classic import gl_context  # noqa: E402
 
-if getattr(gl_context, "_MUJOCO_GL", None) != os.environ["MUJOCO_GL"].lower().strip():
+if getattr(gl_context, "_MUJOCO_GL", None) != os.environ.get("MUJOCO_GL", "").lower().strip():
     # mujoco chooses its GL backend when first imported; it was imported before MUJOCO_GL was set here.
     importlib.reload(gl_context)
 

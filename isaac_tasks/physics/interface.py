@@ -118,10 +118,12 @@ class PhysicsBackend(ABC):
         """(N, 6, J) linear and angular Jacobian of a declared site w.r.t. the declared joints."""
 
     @abstractmethod
-    def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor, body: str | None = None) -> torch.Tensor:
         """(N, R) distance along each ray to the first surface of the current scene, inf for a miss.
 
         Rays are world-frame origins and unit directions, (N, R, 3) or broadcastable to it (depth cameras).
+        With `body`, a ray whose first surface belongs to another body is a miss too: the depth image masked
+        to that body, occlusions kept (what a segmentation mask of the object gives a real camera).
         """
 
     @abstractmethod

@@ -267,11 +267,14 @@ class MujocoBackend(SceneIndex, PhysicsBackend):
         anchor = torch.from_numpy(self._xanchor[:, self._joint]).float()
         return self._site_jacobian(site, axis, anchor)
 
-    def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor, body: str | None = None) -> torch.Tensor:
         # Batch.ray runs each simulation's kinematics from its state on the thread pool; bound fields stay.
         shape = torch.broadcast_shapes(origins.shape, directions.shape, (self.num_envs, 1, 3))
-        dist, _ = self.batch.ray(origins.expand(shape).cpu().numpy(), directions.expand(shape).cpu().numpy())
-        return torch.from_numpy(np.where(dist < 0, np.inf, dist)).float()
+        dist, geom = self.batch.ray(origins.expand(shape).cpu().numpy(), directions.expand(shape).cpu().numpy())
+        miss = dist < 0
+        if body is not None:  # variants share one layout: geom and body ids are the model's
+            miss |= self.model.geom_bodyid[geom] != _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
+        return torch.from_numpy(np.where(miss, np.inf, dist)).float()
 
     def render_data(self, env_id, model=None, data=None):
         # The persistent batch holds each simulation's whole MjData, positions computed by the last step.

@@ -284,7 +284,7 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
         column = self._row.unsqueeze(-1)
         return self._site_jacobian(site, self._xaxis[column, self._joint_t], self._xanchor[column, self._joint_t])
 
-    def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    def ray_cast(self, origins: torch.Tensor, directions: torch.Tensor, body: str | None = None) -> torch.Tensor:
         shape = torch.broadcast_shapes(origins.shape, directions.shape, (self.num_envs, 1, 3))
         points = origins.to(self.device, torch.float32).expand(shape)[self._env_of_row].contiguous()
         rays = directions.to(self.device, torch.float32).expand(shape)[self._env_of_row].contiguous()
@@ -302,8 +302,13 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
             vec3 = [wp.from_torch(a[rows], dtype=wp.vec3) for a in (points, rays, normal)]
             mjw.rays(m, d, vec3[0], vec3[1], every_group, True, no_body, wp.from_torch(dist[rows]),
                      wp.from_torch(geom[rows]), vec3[2])  # fmt: skip
-        dist = dist[self._row]
-        return torch.where(dist < 0, torch.inf, dist)
+        dist, geom = dist[self._row], geom[self._row]
+        miss = dist < 0
+        if body is not None:  # variants share one layout: geom and body ids are the first model's
+            body_of_geom = torch.as_tensor(self._variant_models[0].geom_bodyid, device=self.device)
+            body_id = _name_id(self._variant_models[0], mujoco.mjtObj.mjOBJ_BODY, body)
+            miss |= body_of_geom[geom.long().clamp_min(0)] != body_id
+        return torch.where(miss, torch.inf, dist)
 
     def render_data(self, env_id, model=None, data=None):
         # The state comes from the device into a CPU MjData of the environment's variant.
