@@ -4,16 +4,17 @@
 #   tools/gpu_check.sh [--tiny] [OUT]          (OUT defaults to gpu_check/)
 #
 # On a machine with one NVIDIA GPU (the project, rsl-rl, MuJoCo Warp and pytest importable; on this
-# workplace's device machine carry the wheels first, tools/device_carry_warp.sh, and export PYTHONPATH=/tmp/site):
+# workplace's device machine carry the packages and kernels first, tools/device_carry_warp.sh):
 #   0. the first use of each task's kernels (a fresh machine compiles them: the cold-start cost, timed);
 #   1. the Warp backend's agreement test with CPU MuJoCo on cuda:0;
 #   2. tools/benchmark.py at 1,024, 4,096 and 8,192 environments for both tasks: task, raw physics, PPO;
 #   3. tools/benchmark_push.py: Push throughput at 8,192 states, and its share of a Warp step at 4,096 envs;
 #   4. a timed RFS training run (rfs_hand_arm on the shipped prior, 4,096 environments, 40 iterations).
-# Each part runs under its own time limit (about 9 minutes in all; later parts reuse the compiled kernels), so that one slow part cannot starve the
-# others; a part that fails or runs out of time is recorded as such and the run goes on. OUT/gpu_check.json
-# holds every figure, and each part's output is in OUT/<part>.log.
-# --tiny runs the same parts on Warp's CPU device with tiny sizes (CI runs it: tests/test_warp_backend.py).
+# Each part runs under its own time limit (about 9 minutes in all), so that one slow part cannot starve the
+# others (a fresh machine compiles kernels for minutes: carry them compiled, tools/warp_kernel_cache.py); a
+# part that fails or runs out of time is recorded as such and the run goes on. OUT/gpu_check.json holds every
+# figure, and each part's output is in OUT/<part>.log.
+# --tiny runs the same parts on Warp's CPU device with tiny sizes (CI runs it: .ci/run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

@@ -2,7 +2,7 @@
 
     python tools/warp_kernel_cache.py --out .whl/kernels --arch 90
 
-A fresh GPU machine compiles MuJoCo Warp's kernels on first use, minutes for these scenes (docs/benchmarks.md),
+A fresh GPU machine compiles MuJoCo Warp's kernels on first use, minutes for these scenes (docs/warp_backend.md),
 most of it in the collision kernels specialized to each pair of geometry types. Each task steps a few times
 on Warp's CPU device, which defines the kernels of its scene; every module is then compiled for the
 architecture into OUT, laid out as Warp's kernel cache: copy OUT's folders into the GPU machine's cache
