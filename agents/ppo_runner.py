@@ -23,12 +23,20 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable or made for another task."""
 
 
+def _readable_as_umask_allows(path: str) -> None:
+    """mkstemp makes a file private to its owner; a checkpoint gets the mode of any file its user writes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def save_atomically(obj: dict, path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".pt")
     try:
         with os.fdopen(handle, "wb") as f:
             torch.save(obj, f)
+        _readable_as_umask_allows(tmp)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -108,6 +116,7 @@ def ship_checkpoint(path: str, out: str, task: str) -> list[str]:
             handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_")
             os.close(handle)
             shutil.copyfile(source, tmp)
+            _readable_as_umask_allows(tmp)
             os.replace(tmp, target)
             written.append(target)
         info[key] = os.path.basename(source)

@@ -133,6 +133,10 @@ def test_a_shipped_checkpoint_replays_from_its_own_folder(priors, rfs_run, tmp_p
     assert torch.load(shipped, weights_only=True)["infos"]["prior_checkpoint"] == "hand.pt"
     assert read_checkpoint(str(shipped))["infos"]["prior_checkpoint"] == str(tmp_path / "shipped" / "hand.pt")
     assert (tmp_path / "shipped" / "hand.pt").read_bytes() == open(priors["hand"], "rb").read()
+    umask = os.umask(0)
+    os.umask(umask)
+    for written in (shipped, tmp_path / "shipped" / "hand.pt"):  # not private, as mkstemp would leave them
+        assert written.stat().st_mode & 0o777 == 0o666 & ~umask
     result = subprocess.run(
         [sys.executable, os.path.join(tools, "evaluate.py"), "--task", "Leap-Grasp-v0", "--checkpoint", str(shipped),
          "--num_envs", "4", "--episodes", "4", "--sweep", "1", "--sweep_episodes", "4", "--out", str(tmp_path / "eval")],
