@@ -114,6 +114,7 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
         models = compile_variants(variants, queries.contact_pairs)
         self.model = models[0]
         self._variant_models, self._variant_of_env = models, variant_of_env  # for rendering
+        self._body_of_geom = torch.as_tensor(self.model.geom_bodyid, device=self.device)  # one layout for all variants
         self._index(queries)
         self._index_on_device()
 
@@ -304,10 +305,9 @@ class MujocoWarpBackend(SceneIndex, PhysicsBackend):
                      wp.from_torch(geom[rows]), vec3[2])  # fmt: skip
         dist, geom = dist[self._row], geom[self._row]
         miss = dist < 0
-        if body is not None:  # variants share one layout: geom and body ids are the first model's
-            body_of_geom = torch.as_tensor(self._variant_models[0].geom_bodyid, device=self.device)
-            body_id = _name_id(self._variant_models[0], mujoco.mjtObj.mjOBJ_BODY, body)
-            miss |= body_of_geom[geom.long().clamp_min(0)] != body_id
+        if body is not None:
+            body_id = _name_id(self.model, mujoco.mjtObj.mjOBJ_BODY, body)
+            miss |= self._body_of_geom[geom.long().clamp_min(0)] != body_id
         return torch.where(miss, torch.inf, dist)
 
     def render_data(self, env_id, model=None, data=None):
