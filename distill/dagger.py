@@ -16,6 +16,7 @@ import dataclasses
 import os
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -120,13 +121,14 @@ def rollout(io, obs, teacher, student, executor, noise, offsets, p_teacher, grou
 def run(
     cfg: DaggerCfg,
     log_dir: str,
-    teacher_path: str | None = None,
+    teacher_paths: Sequence[str] = (),
     point_cloud: PointCloudCfg | None = None,
     noise: dict | None = None,
     resume: str | None = None,
     dataset_path: str | None = None,
 ) -> None:
-    """Run DAgger into `log_dir`: a new student of the teacher at `teacher_path` sensing with `point_cloud` (where
+    """Run DAgger into `log_dir`: a new student of the teacher at `teacher_paths` (one, or one per value of the
+    task's comparison split: distill.teacher.load_teacher) sensing with `point_cloud` (where
     its task's student sees one, `distill.student_io`) and perturbed by its task's student noise with the values
     of `noise` (ObservationNoiseCfg fields) over it, or the student checkpoint `resume` continued (its teacher
     unless one is given, its sensor, noise and p_teacher schedule). Everything given is checked before the first
@@ -138,17 +140,17 @@ def run(
     if resume:
         student, saved = load_student(resume)
         start = saved["iter"] + 1
-        teacher_path = teacher_path or saved["infos"]["teacher"]
+        teacher_paths = teacher_paths or saved["infos"]["teacher"]
         point_cloud = saved["infos"]["point_cloud"] and PointCloudCfg.from_dict(saved["infos"]["point_cloud"])
         noise = saved["infos"]["noise"]
         if "p_teacher_schedule" in saved["infos"]:  # the run's own schedule goes on
             start_p, decay = saved["infos"]["p_teacher_schedule"]
             cfg = dataclasses.replace(cfg, p_teacher=start_p, p_teacher_decay=decay)
         print(f"Resuming {resume} at iteration {start}")
-    if not teacher_path:
+    if not teacher_paths:
         raise ValueError("a teacher checkpoint is required")
     env, teacher, teacher_info = load_teacher(
-        teacher_path, num_envs=cfg.num_envs, seed=cfg.seed, num_threads=cfg.num_threads
+        teacher_paths, num_envs=cfg.num_envs, seed=cfg.seed, num_threads=cfg.num_threads
     )
     task = env.cfg.task_id
     io = io_of(env, point_cloud, generator)
@@ -190,10 +192,11 @@ def run(
         optimizer.load_state_dict(saved["optimizer"])
     infos = {  # with how tools/play.py and tools/evaluate.py execute the student
         "task": task,
-        "teacher": os.path.abspath(teacher_path),
+        "teacher": [os.path.abspath(path) for path in teacher_paths],
         "noise": dataclasses.asdict(noise),
         "p_teacher_schedule": [cfg.p_teacher, cfg.p_teacher_decay],
         **io.infos(teacher_info),
+        **{key: teacher_info[key] for key in ("trained_on",) if key in teacher_info},  # evaluated where it learned
     }
 
     def save(iteration: int, p_teacher: float) -> None:

@@ -217,20 +217,25 @@ def read_student_checkpoint(path: str, task: str | None = None) -> dict:
     info = saved["infos"]
     if task is not None and info.get("task") != task:
         raise CheckpointError(f"student {path} was distilled on task '{info.get('task')}', not '{task}'")
-    if info.get("teacher") and not os.path.isabs(info["teacher"]):  # a shipped student names its teacher beside it
-        info["teacher"] = os.path.join(os.path.dirname(os.path.abspath(path)), info["teacher"])
+    if isinstance(info.get("teacher"), str):  # students before split teachers named one
+        info["teacher"] = [info["teacher"]]
+    folder = os.path.dirname(os.path.abspath(path))  # a shipped student names its teachers beside it
+    info["teacher"] = [os.path.join(folder, teacher) for teacher in info.get("teacher", [])]
     return saved
 
 
 def ship_student(path: str, out: str) -> str:
-    """Copy the student checkpoint `path` to `out` without its optimizer state, naming its teacher relative to
+    """Copy the student checkpoint `path` to `out` without its optimizer state, naming each teacher relative to
     `out` where the same teacher file lies beside it (a shipped teacher); returns `out`."""
     saved = read_student_checkpoint(path)
     saved.pop("optimizer", None)
-    teacher = saved["infos"].get("teacher", "")
-    beside = os.path.join(os.path.dirname(os.path.abspath(out)), os.path.basename(teacher))
-    if teacher and os.path.isfile(teacher) and os.path.isfile(beside) and filecmp.cmp(teacher, beside, shallow=False):
-        saved["infos"]["teacher"] = os.path.basename(teacher)
+
+    def named(teacher: str) -> str:
+        beside = os.path.join(os.path.dirname(os.path.abspath(out)), os.path.basename(teacher))
+        shipped = os.path.isfile(teacher) and os.path.isfile(beside) and filecmp.cmp(teacher, beside, shallow=False)
+        return os.path.basename(teacher) if shipped else teacher
+
+    saved["infos"]["teacher"] = [named(teacher) for teacher in saved["infos"]["teacher"]]
     save_atomically(saved, out)
     return out
 

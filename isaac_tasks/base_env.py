@@ -162,6 +162,11 @@ class BaseEnv(VecEnv):
         """Continue from a checkpoint's `training_state`."""
 
     # --- evaluation hooks ---------------------------------------------------------------------
+    def comparison_members(self, value: str) -> torch.Tensor:
+        """(N,) whether each environment runs episodes of `value` of `comparison_split` (a value the config may
+        take, "all" included)."""
+        raise NotImplementedError(f"{type(self).__name__} has no comparison split")
+
     def split_of(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
         """For each of `episode_splits`, the label index of the episodes now running in env_ids."""
         return {}

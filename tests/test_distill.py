@@ -455,8 +455,10 @@ def test_dagger_iterations_end_to_end_resume_and_evaluation(tmp_path, teacher):
     shutil.copyfile(teacher[0], tmp_path / "ship" / os.path.basename(teacher[0]))
     shipped = ship_student(str(tmp_path / "run" / "student_2.pt"), str(tmp_path / "ship" / "student.pt"))
     raw = torch.load(shipped, weights_only=True)
-    assert "optimizer" not in raw and raw["infos"]["teacher"] == os.path.basename(teacher[0])
-    assert read_student_checkpoint(shipped)["infos"]["teacher"] == str(tmp_path / "ship" / os.path.basename(teacher[0]))
+    assert "optimizer" not in raw and raw["infos"]["teacher"] == [os.path.basename(teacher[0])]
+    assert read_student_checkpoint(shipped)["infos"]["teacher"] == [
+        str(tmp_path / "ship" / os.path.basename(teacher[0]))
+    ]
 
     played = tool(
         "play.py",
@@ -491,6 +493,36 @@ def test_a_teacher_that_does_not_fit_its_task_is_refused(tmp_path, teacher):
     result = tool("distill.py", "--teacher", teacher[1], *TINY_CLOUD, cwd=tmp_path)
     assert result.returncode == 2 and "'Orca-Cube-Rotate-v0'" in result.stderr
     assert "Traceback" not in result.stderr and not os.path.exists(tmp_path / "logs")
+
+
+FAMILY_TEACHERS = [os.path.join(ROOT, "checkpoints", f"leap_grasp_rfs_hand_arm_{f}.pt") for f in ("pinch", "power")]
+
+
+def test_a_teacher_per_grasp_family_acts_on_the_objects_of_its_family():
+    """The shipped pinch and power policies as one teacher over all twelve objects: each environment gets the
+    actions of the policy of its object's family."""
+    from agents.ppo_runner import CheckpointError
+    from distill.teacher import load_teacher
+
+    env, teacher, info = load_teacher(list(reversed(FAMILY_TEACHERS)), num_envs=24, num_threads=1)
+    assert "trained_on" not in info and {o.grasp_type for o in env.objects} == {"pinch", "power"}
+    family = [env.objects[i].grasp_type for i in env.object_index.tolist()]
+    obs = env.reset()
+    with torch.inference_mode():
+        for _ in range(3):
+            actions = teacher(obs)
+            for name, policy in teacher.policies.items():
+                mine = torch.tensor([f == name for f in family])
+                torch.testing.assert_close(actions[mine], policy(obs)[mine])
+            assert not torch.allclose(teacher.policies["pinch"](obs), teacher.policies["power"](obs))
+            obs, _, _, _ = env.step(actions)
+
+    with pytest.raises(CheckpointError, match="give one for each of pinch, power"):
+        load_teacher([FAMILY_TEACHERS[0], FAMILY_TEACHERS[0]])
+    with pytest.raises(CheckpointError, match="differs from .* in task or action settings"):
+        load_teacher([os.path.join(ROOT, "checkpoints", "leap_grasp_rfs_hand_pinch.pt"), FAMILY_TEACHERS[1]])
+    with pytest.raises(CheckpointError, match="was not trained on one grasp_type"):
+        load_teacher([os.path.join(ROOT, "checkpoints", "leap_grasp_rfs_hand_arm.pt"), FAMILY_TEACHERS[1]])
 
 
 def test_a_cube_rotation_teacher_distils_into_a_chunked_state_student(tmp_path):

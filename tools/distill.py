@@ -1,6 +1,7 @@
 """DAgger: distil a privileged-state teacher into the point-cloud flow student (SPEC 6; 003, B.5).
 
     python tools/distill.py --teacher checkpoints/leap_grasp_rfs_hand_arm.pt --num_envs 1024
+    python tools/distill.py --teacher checkpoints/leap_grasp_rfs_hand_arm_{pinch,power}.pt   # a teacher per family
 
 Each iteration rolls out --steps_per_iteration control steps in every environment, labels every step with
 the teacher's command and executes the teacher's with probability p_teacher (--p_teacher, times
@@ -29,7 +30,10 @@ def main() -> None:
     defaults = DaggerCfg()
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--teacher", type=cli.existing_file, help="a policy checkpoint (default with --resume: the run's)"
+        "--teacher",
+        type=cli.existing_file,
+        nargs="+",
+        help="a policy checkpoint, or one per value of the task's comparison split (default with --resume: the run's)",
     )
     parser.add_argument("--num_envs", type=cli.positive_int, default=defaults.num_envs)
     parser.add_argument("--steps_per_iteration", type=cli.positive_int, default=defaults.steps_per_iteration)
@@ -70,10 +74,10 @@ def main() -> None:
         log_dir = args.log_dir or os.path.join(RUNS_DIR, datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     noise = {f.name: getattr(args, f.name) for f in dataclasses.fields(ObservationNoiseCfg)}
     noise = {name: value for name, value in noise.items() if value is not None}
-    teacher = cli.input_file(args.teacher, "--teacher") if args.teacher else None
+    teachers = [cli.input_file(path, "--teacher") for path in args.teacher or ()]
     log_dir = cli.output_path(log_dir, "--log_dir", folder=True)
     with cli.new_run_folder(log_dir, "student_*.pt"):
-        run(cfg, log_dir, teacher, None if resume else cli.point_cloud_cfg(args), noise, resume, args.dataset)
+        run(cfg, log_dir, teachers, None if resume else cli.point_cloud_cfg(args), noise, resume, args.dataset)
     print(f"Student checkpoints in {log_dir}")
 
 

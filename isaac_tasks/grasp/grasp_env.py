@@ -234,6 +234,10 @@ class GraspEnv(BaseEnv):
             log["Metrics/success_power"] = success[power]
         return log
 
+    def comparison_members(self, value: str) -> torch.Tensor:
+        power = self.object_is_power
+        return {"pinch": ~power, "power": power, "all": torch.ones_like(power)}[value]
+
     def split_of(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
         family = self.object_is_power[env_ids].long()  # GRASP_TYPES order: pinch, power
         return {"family": family, "object": self.object_index[env_ids]}
