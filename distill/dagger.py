@@ -196,8 +196,9 @@ def run(
         "noise": dataclasses.asdict(noise),
         "p_teacher_schedule": [cfg.p_teacher, cfg.p_teacher_decay],
         **io.infos(teacher_info),
-        **{key: teacher_info[key] for key in ("trained_on",) if key in teacher_info},  # evaluated where it learned
     }
+    if "trained_on" in teacher_info:  # a student of one family's teacher is evaluated on that family
+        infos["trained_on"] = teacher_info["trained_on"]
 
     def save(iteration: int, p_teacher: float) -> None:
         path = os.path.join(log_dir, f"student_{max(iteration, 0)}.pt")  # -1: behaviour cloning only
