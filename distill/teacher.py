@@ -40,14 +40,14 @@ class SplitTeacher:
     the environments whose episodes are of its value."""
 
     def __init__(self, env, policies: dict[str, object]):
-        self.env, self.policies = env, policies
+        self.policies = policies
+        self._members = {value: env.comparison_members(value).unsqueeze(-1) for value in policies}  # fixed per env
 
     def __call__(self, obs) -> torch.Tensor:
         actions = None
         for value, policy in self.policies.items():
             own = policy(obs)
-            mine = self.env.comparison_members(value).unsqueeze(-1)
-            actions = own if actions is None else torch.where(mine, own, actions)
+            actions = own if actions is None else torch.where(self._members[value], own, actions)
         return actions
 
 

@@ -163,8 +163,8 @@ class BaseEnv(VecEnv):
 
     # --- evaluation hooks ---------------------------------------------------------------------
     def comparison_members(self, value: str) -> torch.Tensor:
-        """(N,) whether each environment runs episodes of `value` of `comparison_split` (a value the config may
-        take, "all" included)."""
+        """(N,) whether each environment runs episodes of `value` of `comparison_split` (the same for its whole
+        life: an environment keeps its object)."""
         raise NotImplementedError(f"{type(self).__name__} has no comparison split")
 
     def split_of(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:

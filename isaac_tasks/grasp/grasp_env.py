@@ -236,7 +236,7 @@ class GraspEnv(BaseEnv):
 
     def comparison_members(self, value: str) -> torch.Tensor:
         power = self.object_is_power
-        return {"pinch": ~power, "power": power, "all": torch.ones_like(power)}[value]
+        return {"pinch": ~power, "power": power}[value]
 
     def split_of(self, env_ids: torch.Tensor) -> dict[str, torch.Tensor]:
         family = self.object_is_power[env_ids].long()  # GRASP_TYPES order: pinch, power
