@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--out", type=cli.output_file, help="JSON file for the figures")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
-    device = args.device if args.backend == "mujoco_warp" else "cpu"
+    device = "cpu" if args.backend == "mujoco" else args.device
     settings = {"num_envs": args.num_envs, "seed": args.seed, "num_threads": args.num_threads}
     env = make_env(args.task, **settings, backend=args.backend, device=device)
     if not hasattr(env, "prior_io"):

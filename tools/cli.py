@@ -218,10 +218,11 @@ def add_task_args(parser: argparse.ArgumentParser, num_envs: int) -> None:
         "--backend",
         choices=BACKENDS,
         default="mujoco",
-        help="physics backend: mujoco (CPU) or mujoco_warp (MuJoCo Warp; pip install -e .[warp])",
+        help="physics backend: mujoco (CPU), mujoco_warp (MuJoCo Warp; pip install -e .[warp]) or isaaclab (Isaac Lab "
+        "3.0 on Newton; a Python 3.12 venv with pip install -e .[isaaclab])",
     )
     parser.add_argument(
-        "--device", default="cpu", help="device of the policy; with --backend mujoco_warp also of the simulation"
+        "--device", default="cpu", help="device of the policy; with a GPU-capable backend also of the simulation"
     )
     parser.add_argument(
         "--headless", action="store_true", help="accepted for Isaac Lab parity; runs are always headless"
@@ -235,7 +236,7 @@ def task_overrides(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "num_threads": args.num_threads,
         "backend": args.backend,
-        "device": args.device if args.backend == "mujoco_warp" else "cpu",  # the CPU backend simulates on the CPU
+        "device": "cpu" if args.backend == "mujoco" else args.device,  # the embedded backend simulates on the CPU
     }
 
 

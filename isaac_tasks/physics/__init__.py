@@ -6,7 +6,7 @@ import numpy as np
 
 from isaac_tasks.physics.interface import PhysicsBackend, SceneQueries
 
-BACKENDS = ("mujoco", "mujoco_warp")
+BACKENDS = ("mujoco", "mujoco_warp", "isaaclab")
 
 
 def make_backend(
@@ -41,4 +41,16 @@ def make_backend(
                 f"the mujoco_warp backend needs MuJoCo Warp ({error.name} is not installed): pip install -e .[warp]"
             ) from error
         return MujocoWarpBackend(variants, variant_of_env, queries, device)
+    if name == "isaaclab":
+        try:
+            import isaaclab  # noqa: F401
+            import isaaclab_newton  # noqa: F401
+        except ModuleNotFoundError as error:
+            raise ValueError(
+                f"the isaaclab backend needs Isaac Lab 3.0 ({error.name} is not installed): in a Python 3.12 venv, "
+                'pip install -e ".[isaaclab]" (docs/isaaclab.md)'
+            ) from error
+        from isaac_tasks.physics.isaaclab_backend import IsaacLabBackend
+
+        return IsaacLabBackend(variants, variant_of_env, queries, device)
     raise ValueError(f"unknown physics backend '{name}'; available: {', '.join(BACKENDS)}")

@@ -25,7 +25,7 @@ import warp as wp
 
 from isaac_tasks.math import quat_apply_inverse, quat_mul
 from isaac_tasks.physics.interface import BackendInfo, PhysicsBackend, PhysicsState, SceneQueries
-from isaac_tasks.physics.mujoco_backend import SceneIndex, _name_id, compile_variants
+from isaac_tasks.physics.scene_index import SceneIndex, _name_id, compile_variants
 
 # Data fields the backend reads or writes, shared with torch.
 _DATA_FIELDS = (
