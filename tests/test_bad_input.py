@@ -227,17 +227,16 @@ def test_tool_refuses_bad_input_in_one_line(workspace, tool, args, names):
     assert snapshot(workspace) == before, "the tool changed the file system"
 
 
-def test_switch_overrides_take_json_or_python_spelling(monkeypatch):
-    monkeypatch.syspath_prepend(TOOLS)
-    import cli
+def test_switch_overrides_take_json_or_python_spelling():
+    from isaac_tasks.overrides import override_config
 
     config = {"curriculum": {"enabled": False}}
     for text, value in (("true", True), ("True", True), ("False", False), ("false", False)):
-        cli.override_config(config, f"curriculum.enabled={text}", "--env")
+        override_config(config, f"curriculum.enabled={text}", "--env")
         assert config["curriculum"]["enabled"] is value
     for text in ("1", "yes", "TRUE"):
         with pytest.raises(ValueError, match="'curriculum.enabled' is bool"):
-            cli.override_config(config, f"curriculum.enabled={text}", "--env")
+            override_config(config, f"curriculum.enabled={text}", "--env")
 
 
 def test_repeated_override_flags_accumulate(monkeypatch):

@@ -109,14 +109,23 @@ def test_the_task_steps_on_isaaclab(grasp):
     assert obs["policy"].shape[0] == NUM_ENVS and "time_outs" in extras
 
 
-@pytest.mark.parametrize("task", ["Leap-Grasp-v0", "Orca-Cube-Rotate-v0"])
-def test_isaaclab_command_line_trains_the_task(task, tmp_path):
-    """`isaaclab list_envs` lists the task and `isaaclab train` writes checkpoints, on the CPU."""
+@pytest.mark.parametrize(
+    "task, settings, logged",
+    [
+        ("Leap-Grasp-v0", 'env.task_overrides="grasp_type=pinch episode_length_s=0.2"', "Metrics/success_pinch"),
+        ("Orca-Cube-Rotate-v0", "", ""),
+    ],
+)
+def test_isaaclab_command_line_trains_the_task(task, settings, logged, tmp_path):
+    """`isaaclab list_envs` lists the task and `isaaclab train` writes checkpoints, on the CPU, with the task's own
+    settings where given."""
     isaaclab = os.path.join(os.path.dirname(sys.executable), "isaaclab")
     listed = subprocess.run([isaaclab, "list_envs"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert isaaclab_id(task) in listed.stdout, listed.stderr[-2000:]
     args = ["train", "--rl_library", "rsl_rl", "--task", isaaclab_id(task), "--num_envs", "4", "--max_iterations", "2"]
-    args += ["--viz", "none", "--device", "cpu", "agent.device=cpu"]
+    args += ["--viz", "none", "--device", "cpu", "agent.device=cpu", *([settings] if settings else [])]
     run = subprocess.run([isaaclab, *args], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.glob("logs/rsl_rl/*/*/model_*.pt")) == ["model_0.pt", "model_1.pt"]
+    if logged:  # the pinch objects alone
+        assert logged in run.stdout and "success_power" not in run.stdout

@@ -17,6 +17,7 @@ import cli
 
 from agents.training import train
 from isaac_tasks import make_agent_cfg, task_entry
+from isaac_tasks.overrides import override_config
 
 
 def main() -> None:
@@ -49,7 +50,7 @@ def main() -> None:
         if getattr(args, key):
             agent_cfg[key] = getattr(args, key)
     for override in args.agent:
-        cli.override_config(agent_cfg, override, "--agent")
+        override_config(agent_cfg, override, "--agent")
     if os.sep in args.run_name or args.run_name in (".", ".."):
         raise ValueError(f"--run_name {args.run_name}: must be a plain folder name")
     experiment_dir = cli.output_path(os.path.join(args.log_root, agent_cfg["experiment_name"]), "--log_root", True)

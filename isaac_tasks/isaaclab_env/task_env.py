@@ -20,14 +20,16 @@ from isaaclab_newton.physics import MJWarpSolverCfg, NewtonCfg
 from isaaclab_rl.rsl_rl import RslRlMLPModelCfg, RslRlOnPolicyRunnerCfg, RslRlPpoAlgorithmCfg
 
 from isaac_tasks import make_agent_cfg, make_env, make_env_cfg
+from isaac_tasks.overrides import dataclass_override
 
 
 @configclass
 class TaskEnvCfg(DirectRLEnvCfg):
     task: str = ""
     """The project's task id (isaac_tasks.TASKS)."""
-    task_overrides: dict = {}
-    """Settings of the task's own config by dotted key (`rewards.lift`), as the project's `--env KEY=VALUE`."""
+    task_overrides: str = ""
+    """Settings of the task's own config, `KEY=VALUE` separated by spaces as the project's `--env` takes them:
+    `env.task_overrides="grasp_type=pinch rewards.lift=2.0"`."""
     # Physics options (time step, solver, cones) come from the task's MJCF; these carry the device and sizes that
     # Isaac Lab's command line sets.
     sim: SimulationCfg = SimulationCfg(device="cpu", physics=NewtonCfg(solver_cfg=MJWarpSolverCfg()))
@@ -79,7 +81,8 @@ class TaskEnv(DirectRLEnv):
     def __init__(self, cfg: TaskEnvCfg, render_mode: str | None = None, **kwargs):
         self._is_closed = True
         self.cfg, self.render_mode = cfg, render_mode
-        settings = dict(cfg.task_overrides)
+        default = make_env_cfg(cfg.task)
+        settings = dict(dataclass_override(default, text, "env.task_overrides") for text in cfg.task_overrides.split())
         settings.update(backend="isaaclab", num_envs=cfg.scene.num_envs, device=cfg.sim.device)
         if cfg.seed is not None:
             settings["seed"] = cfg.seed

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import os
 import re
 from pathlib import Path
@@ -193,9 +194,6 @@ def _body_usd(model: mujoco.MjModel, body: str, kinds: list[int], kinematic: boo
             prim.GetAttribute("axis").Set("Z")
         else:  # a sphere, or the stand-in of an ellipsoid (its radii come in at model build)
             prim.GetAttribute("radius").Set(r)
-            if kind == int(t.mjGEOM_ELLIPSOID):
-                radii = size if kind == own else [_TINY] * 3
-                prim.CreateAttribute("dexhand:ellipsoidRadii", Sdf.ValueTypeNames.Float3).Set(Gf.Vec3f(*radii))
         UsdPhysics.CollisionAPI.Apply(prim)
         UsdShade.MaterialBindingAPI.Apply(prim).Bind(material, UsdShade.Tokens.weakerThanDescendants, "physics")
         prim.CreateAttribute("mjc:condim", Sdf.ValueTypeNames.Int).Set(int(model.geom_condim[g]))
@@ -274,29 +272,24 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
             env_spacing=_SPACING,
             clone_cfg=CloneCfg(clone_strategy=lambda weights, count: variant_of_env[:count] % len(weights)),
         )
-        actuated = [m.actuator(int(a)).name for a in range(m.nu)]
-        joints = [m.joint(int(m.actuator_trnid[a, 0])).name for a in range(m.nu)]
+        servo_joints = [re.escape(m.joint(int(m.actuator_trnid[a, 0])).name) for a in range(m.nu)]
+        limits = [
+            float(np.abs(m.actuator_forcerange[a]).max()) if m.actuator_forcelimited[a] else math.inf
+            for a in range(m.nu)
+        ]
         robot_usd = _articulation_usd(_without(variants[0], separate))
         home = {m.joint(j).name: float(np.clip(m.qpos0[m.jnt_qposadr[j]], *m.jnt_range[j])) for j in self._hinges()}
+        servos = ImplicitActuatorCfg(  # MuJoCo's position servos: kp, kv and the force range, from the model
+            joint_names_expr=servo_joints,
+            stiffness={j: float(m.actuator_gainprm[a, 0]) for a, j in enumerate(servo_joints)},
+            damping={j: float(-m.actuator_biasprm[a, 2]) for a, j in enumerate(servo_joints)},
+            joint_effort_limit=dict(zip(servo_joints, limits)),
+        )
         cfg.robot = ArticulationCfg(
             prim_path=f"{{ENV_REGEX_NS}}/{_ROBOT}",
-            spawn=sim_utils.UsdFileCfg(
-                usd_path=robot_usd,
-                activate_contact_sensors=bool(q.contact_pairs),
-            ),
+            spawn=sim_utils.UsdFileCfg(usd_path=robot_usd, activate_contact_sensors=bool(q.contact_pairs)),
             init_state=ArticulationCfg.InitialStateCfg(joint_pos=home),
-            actuators={
-                "servos": ImplicitActuatorCfg(
-                    joint_names_expr=[re.escape(name) for name in joints],
-                    stiffness={re.escape(j): float(m.actuator_gainprm[a, 0]) for j, a in zip(joints, range(m.nu))},
-                    damping={re.escape(j): float(-m.actuator_biasprm[a, 2]) for j, a in zip(joints, range(m.nu))},
-                    joint_effort_limit={
-                        re.escape(j): float(np.abs(m.actuator_forcerange[a]).max()) for j, a in zip(joints, range(m.nu))
-                    },
-                )
-            }
-            if actuated
-            else {},
+            actuators={"servos": servos} if m.nu else {},
         )
         for name in separate:
             kinds = _shape_kinds(models, name)
@@ -305,7 +298,7 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
             spawn = (
                 sim_utils.UsdFileCfg(usd_path=files[0])
                 if len(files) == 1
-                else sim_utils.MultiUsdFileCfg(usd_path=files, random_choice=False)
+                else sim_utils.MultiUsdFileCfg(usd_path=files)
             )
             pos, quat = m.body_pos[body].tolist(), m.body_quat[body].tolist()
             setattr(
@@ -318,11 +311,11 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
                 ),
             )
             if int(mujoco.mjtGeom.mjGEOM_ELLIPSOID) in kinds:
+                geoms = [(model, _body_geom(model, name)) for model in models]
+                ellipsoid = int(mujoco.mjtGeom.mjGEOM_ELLIPSOID)
                 self._ellipsoids[name] = [
-                    tuple(float(x) for x in model.geom_size[_body_geom(model, name)])
-                    if int(model.geom_type[_body_geom(model, name)]) == int(mujoco.mjtGeom.mjGEOM_ELLIPSOID)
-                    else (_TINY,) * 3
-                    for model in models
+                    tuple(float(x) for x in model.geom_size[g]) if model.geom_type[g] == ellipsoid else (_TINY,) * 3
+                    for model, g in geoms
                 ]
         paths = self._body_paths(robot_usd)
         for k, (body_a, body_b) in enumerate(q.contact_pairs):
