@@ -180,6 +180,7 @@ CASES = [
     ("train.py", [*TRAIN, "--action_space", "rfs_hand_arm"], "prior_checkpoint"),
     ("train.py", [*TRAIN, "--env", "rewards.finger_overlap=NaN"], "finger_overlap"),
     ("train.py", [*TRAIN, "--env", "rewards.telepathy=1.0"], "telepathy"),
+    ("train.py", [*TRAIN, "--backend", "isaaclab"], 'pip install -e ".[isaaclab]"'),  # this venv has no Isaac Lab
     ("benchmark.py", [*BENCH, "--env", "episode_length_s=long"], "episode_length_s"),
     ("evaluate.py", [*EVALUATE[:-4], "--sweep", "1,nan", "--checkpoint", "POLICY", "--out", "r"], "--sweep"),
     ("evaluate.py", [*EVALUATE, "--disturbance_scale", "inf", "--checkpoint", "POLICY", "--out", "r"], "inf"),
