@@ -1,13 +1,14 @@
 """The Isaac Lab backend and task registration (Python 3.12 venv with the `isaaclab` extra; skipped elsewhere).
 
-The reference is MuJoCo itself on the same compiled scene (the embedded backend's engine, one simulation per
-environment), so that the comparison measures what the conversion to USD and Newton keep. Tolerances are set
-from measurements with a margin (docs/isaaclab.md): kinematics to 0.1 mm, contact-free joint motion over 1 s to
-0.03 rad (measured 0.011), objects at rest on the table to 2 mm (measured 0.8).
+Kinematics are compared with MuJoCo on the same compiled scene in this process; motion with the embedded backend's
+recorded second (tests/backend_reference.py, MuJoCo 4.0). Tolerances are set from measurements with a margin
+(docs/isaaclab.md): kinematics to 0.1 mm, contact-free joint motion over 1 s to 0.03 rad, objects at rest on the
+table to 2 mm.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,17 +21,13 @@ pytest.importorskip("isaaclab")
 pytest.importorskip("isaaclab_newton")
 mujoco = pytest.importorskip("mujoco")
 
-from isaac_tasks import make_env  # noqa: E402
+from backend_reference import GOLDEN, NUM_ENVS, make_reference_env, scripted_motion  # noqa: E402
 from isaac_tasks.isaaclab_env import isaaclab_id  # noqa: E402
-
-NUM_ENVS = 12  # every object of the grasp set once
 
 
 @pytest.fixture(scope="module")
 def grasp():
-    env = make_env(
-        "Leap-Grasp-v0", num_envs=NUM_ENVS, backend="isaaclab", action_space="rel_joint", disturbance_scale=0.0
-    )
+    env = make_reference_env("isaaclab")
     yield env
     env.physics.close()
 
@@ -70,36 +67,16 @@ def test_sites_and_jacobian_agree_with_mujoco(grasp):
         np.testing.assert_allclose(jacobian[i].numpy(), expected, atol=1e-4)
 
 
-def test_scripted_motion_and_resting_objects_agree_with_mujoco(grasp):
-    """1 s of sinusoidal joint targets, away from contact; the objects rest on the table meanwhile."""
-    physics = grasp.physics
-    start = physics.state.joint_pos.clone()
-    far = torch.tensor([0.5, 0.35, 0.0]).repeat(NUM_ENVS, 1)  # on the table, out of the hand's reach
-    # dropped from 2 mm: MuJoCo 3.12 (the reference here) finds a deep false contact for a cylinder placed exactly on the table
-    far[:, 2] = grasp.object_rest_height + 0.002
-    upright = torch.tensor([0.989, 0.0, 0.0, 0.149]).repeat(NUM_ENVS, 1)  # a yaw of 0.3 rad
-    everyone = torch.arange(NUM_ENVS)
-    physics.reset_envs(everyone, start, torch.zeros_like(start), {"object": (far, upright)})
-    copies = mujoco_copies(physics)
-    amplitude = torch.full((start.shape[1],), 0.3)
-    amplitude[:7] = 0.1  # the arm: the hand stays clear of the table and the objects
-    worst_joint, worst_height = 0.0, 0.0
-    for k in range(round(1.0 / grasp.step_dt)):
-        target = start + amplitude * np.sin(2 * np.pi * (k + 1) * grasp.step_dt)
-        target = target.clamp(physics.joint_limits[:, 0], physics.joint_limits[:, 1])
-        physics.set_joint_position_target(target)
-        physics.step(grasp.cfg.decimation)
-        for i, (m, d, adr) in enumerate(copies):
-            d.ctrl[physics._actuator] = target[i].numpy()
-            for _ in range(grasp.cfg.decimation):
-                mujoco.mj_step(m, d)
-            worst_joint = max(
-                worst_joint, float(np.abs(physics.state.joint_pos[i].numpy() - d.qpos[physics._qpos_adr]).max())
-            )
-            worst_height = max(worst_height, abs(float(physics.state.body_pos[i, 0, 2]) - d.qpos[adr + 2]))
-    assert not physics.state.in_contact.any()  # contact-free by construction
-    assert worst_joint < 0.03, worst_joint
-    assert worst_height < 0.002, worst_height
+def test_scripted_motion_and_resting_objects_agree_with_the_embedded_backend(grasp):
+    """The recorded second of tests/backend_reference.py: the embedded backend's joints and object heights."""
+    with open(GOLDEN) as f:
+        golden = json.load(f)
+    found = scripted_motion(grasp, torch.tensor(golden["start"]))
+    assert not found["any_contact"] and not golden["any_contact"]
+    joint_error = (torch.tensor(found["joint_pos"]) - torch.tensor(golden["joint_pos"])).abs()
+    height_error = (torch.tensor(found["object_height"]) - torch.tensor(golden["object_height"])).abs()
+    assert joint_error.max() < 0.03, joint_error.amax(dim=(0, 1))
+    assert height_error.max() < 0.002, height_error.amax(dim=0)
 
 
 def test_the_task_steps_on_isaaclab(grasp):
