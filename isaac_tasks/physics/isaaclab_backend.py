@@ -362,6 +362,9 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
                     aabb[:, geom, 0] = 0.0
                     aabb[:, geom, 1] = radius
 
+    def _robot_body(self, name: str) -> list[int]:
+        return self.robot.find_bodies([f"^{re.escape(name)}$"])[0]
+
     def _hinges(self) -> list[int]:
         m = self.model
         kinds = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
@@ -409,7 +412,10 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
 
         self._body_col, self._site_col = columns(self._body), columns(self._site_body)
         self._joint_col = columns(m.jnt_bodyid[self._joint])
-        self._wrench_targets = [(name, column[name]) for name in q.bodies]
+        self._wrench_bodies = [  # (asset, its body index) of each declared body
+            (self._objects[name], [0]) if name in self._objects else (self.robot, self._robot_body(name))
+            for name in q.bodies
+        ]
 
         def local(a: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a), dtype=torch.float32, device=dev)
@@ -448,8 +454,8 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
         )
 
     def step(self, num_substeps: int) -> torch.Tensor:
-        self.scene.write_data_to_sim()
         for _ in range(num_substeps):
+            self.scene.write_data_to_sim()  # every physics step, as DirectRLEnv does: Newton clears applied forces
             self.sim.step(render=False)
             self.scene.update(self.sim.get_physics_dt())
         self.refresh()
@@ -496,11 +502,7 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
 
     def set_body_wrench(self, forces: torch.Tensor, torques: torch.Tensor) -> None:
         forces, torques = forces.to(self.device, torch.float32), torques.to(self.device, torch.float32)
-        for i, name in enumerate(self.queries.bodies):
-            if name in self._objects:
-                asset, body_ids = self._objects[name], [0]
-            else:
-                asset, body_ids = self.robot, self.robot.find_bodies([f"^{re.escape(name)}$"])[0]
+        for i, (asset, body_ids) in enumerate(self._wrench_bodies):
             asset.permanent_wrench_composer.set_forces_and_torques_index(
                 forces=forces[:, i : i + 1], torques=torques[:, i : i + 1], body_ids=body_ids, is_global=True
             )
@@ -550,7 +552,7 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
             shapes = list(range(asset._root_view.get_attribute("shape_material_mu", model).shape[-1]))
         else:
             asset = self.robot
-            (index,) = asset.map_body_ids_to_backend(self.robot.find_bodies([f"^{re.escape(body)}$"])[0])
+            (index,) = asset.map_body_ids_to_backend(self._robot_body(body))
             shapes = list(asset._root_view.body_shapes[index])
         values = wp.to_torch(asset._root_view.get_attribute("shape_material_mu", model)[:, 0])
         rows = env_ids.to(values.device).unsqueeze(-1)
@@ -565,7 +567,7 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
             asset, body_ids = self._objects[body], [0]
             mass, inertia = self._nominal_masses[body][ids], self._nominal_inertias[body][ids]
         else:
-            asset, body_ids = self.robot, self.robot.find_bodies([f"^{re.escape(body)}$"])[0]
+            asset, body_ids = self.robot, self._robot_body(body)
             index = body_ids[0]
             if not hasattr(self, "_robot_nominal"):
                 self._robot_nominal = (
