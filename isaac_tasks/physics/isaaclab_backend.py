@@ -428,8 +428,11 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
         self._nominal_kp = local(self._nominal_kp)
         self._nominal_kv = local(self._nominal_kv)
         self._nominal_damping = local(self._nominal_damping)
-        self._nominal_masses = {name: obj.data.body_mass.torch.clone() for name, obj in self._objects.items()}
-        self._nominal_inertias = {name: obj.data.body_inertia.torch.clone() for name, obj in self._objects.items()}
+        # nominal masses and inertias of every asset's bodies, that scale_mass scales
+        self._nominal_mass_inertia = {
+            name: (asset.data.body_mass.torch.clone(), asset.data.body_inertia.torch.clone())
+            for name, asset in ((_ROBOT, self.robot), *self._objects.items())
+        }
 
     def close(self) -> None:
         """End the Isaac Lab simulation (one per process at a time)."""
@@ -563,18 +566,9 @@ class IsaacLabBackend(SceneIndex, PhysicsBackend):
         dev = self.device
         ids = env_ids.to(dev)
         factor = scale.to(dev, torch.float32)
-        if body in self._objects:
-            asset, body_ids = self._objects[body], [0]
-            mass, inertia = self._nominal_masses[body][ids], self._nominal_inertias[body][ids]
-        else:
-            asset, body_ids = self.robot, self._robot_body(body)
-            index = body_ids[0]
-            if not hasattr(self, "_robot_nominal"):
-                self._robot_nominal = (
-                    self.robot.data.body_mass.torch.clone(),
-                    self.robot.data.body_inertia.torch.clone(),
-                )
-            mass, inertia = self._robot_nominal[0][ids][:, [index]], self._robot_nominal[1][ids][:, [index]]
+        name = body if body in self._objects else _ROBOT
+        asset, body_ids = (self._objects[body], [0]) if body in self._objects else (self.robot, self._robot_body(body))
+        mass, inertia = (nominal[ids][:, body_ids] for nominal in self._nominal_mass_inertia[name])
         asset.set_masses_index(masses=mass * factor[:, None], body_ids=body_ids, env_ids=ids)
         asset.set_inertias_index(inertias=inertia * factor[:, None, None], body_ids=body_ids, env_ids=ids)
 
