@@ -148,6 +148,15 @@ class FlowPrior(nn.Module):
         """Write config, weights and normalization, and the caller's `metadata` (task, variant, field names)."""
         save_atomically({"config": self.config, "state_dict": self.state_dict(), "metadata": metadata or {}}, path)
 
+    @staticmethod
+    def is_checkpoint(path: str) -> bool:
+        """Whether `path` holds a prior written by `save` (tools/train_prior.py) rather than a policy."""
+        try:
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # not ours; the policy loader reports what is wrong with it
+            return False
+        return isinstance(saved, dict) and "variant" in saved.get("metadata", {}) and "state_dict" in saved
+
     @classmethod
     def load(cls, path: str, map_location: str | torch.device = "cpu") -> tuple[FlowPrior, dict]:
         """Rebuild a saved prior; raises CheckpointError (a ValueError) naming `path` for a bad file."""

@@ -259,7 +259,7 @@ def load_policy(env, task: str, checkpoint: str, agent_cfg: dict) -> tuple[PPORu
 
 def env_overrides(info: dict) -> dict:
     """Settings a checkpoint's environment needs again: its action space, the settings that scale its actions and
-    the prior or demonstrations behind it."""
+    the prior or demonstrations behind it. A setting given on the command line still wins (an ablation)."""
     keys = info.get("action_settings", EARLIER_ACTION_SETTINGS)
     return {key: info[key] for key in keys if info.get(key) is not None}
 

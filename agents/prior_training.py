@@ -44,23 +44,27 @@ class PriorTrainingCfg:
     num_threads: int = 0
 
 
-def evaluate_prior(model: FlowPrior, task: str, cfg: PriorTrainingCfg, video: dict | None = None) -> dict:
-    """Success and infeasible fraction of the prior alone, executing its chunks, with the task's disturbances;
-    with `video` (tools/cli.py video_options) the first environments are filmed."""
-    env = make_env(task, num_envs=cfg.num_envs, seed=cfg.seed, num_threads=cfg.num_threads, action_space="abs_joint")
+def prior_as_policy(model: FlowPrior, variant: str, env, task: str) -> prior_data.PriorPolicy:
+    """The prior alone as the policy of an `abs_joint` environment of `task`; a variant without arm (the hand
+    prior) moves the arm as the task's scripted demonstrator does."""
     arm = None
-    if not env.prior_io.drives_arm(cfg.variant):
+    if not env.prior_io.drives_arm(variant):
         scripted_path = task_entry(task).scripted_policy
         if not scripted_path:
-            raise ValueError(
-                f"the '{cfg.variant}' prior has no arm and task '{task}' no scripted demonstrator to move it"
-            )
+            raise ValueError(f"the '{variant}' prior has no arm and task '{task}' no scripted demonstrator to move it")
         scripted = load_entry_point(scripted_path)(env)  # plans every new episode
 
         def arm() -> torch.Tensor:
             return scripted()[:, : env.num_arm_actions]
 
-    policy = prior_data.PriorPolicy(model, cfg.variant, env, arm, torch.Generator().manual_seed(cfg.seed))
+    return prior_data.PriorPolicy(model, variant, env, arm, torch.Generator().manual_seed(env.cfg.seed))
+
+
+def evaluate_prior(model: FlowPrior, task: str, cfg: PriorTrainingCfg, video: dict | None = None) -> dict:
+    """Success and infeasible fraction of the prior alone, executing its chunks, with the task's disturbances;
+    with `video` (tools/cli.py video_options) the first environments are filmed."""
+    env = make_env(task, num_envs=cfg.num_envs, seed=cfg.seed, num_threads=cfg.num_threads, action_space="abs_joint")
+    policy = prior_as_policy(model, cfg.variant, env, task)
     penetration = env.state_measures()
     recorder = VideoRecorder(env, **video) if video is not None else None
 

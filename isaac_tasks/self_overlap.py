@@ -4,7 +4,8 @@ A cheap stand-in for the exact penetration meter (`isaac_tasks/evaluation/penetr
 can afford every control step on any backend. Every collision box of a link (thinner than `min_radius`
 excepted) is filled with spheres as thick as the box is thin, and every capsule with spheres along its
 axis, neighbours at most a diameter apart (a sphere is its own); the depth of a sphere in a box of another link group is its radius minus its signed distance to
-the box. The state's depth is the largest over all such pairs. Parent-child links, which meet at their
+the box. A pair of links is tested one way (the spheres of one into the boxes of the other), and the other way for
+thin plates, which have no spheres. The state's depth is the largest over all such pairs. Parent-child links, which meet at their
 joint by design, are skipped, as by the meter. On the states of grasping policies it follows the meter
 closely (docs/decisions.md).
 """
@@ -61,7 +62,8 @@ class SelfOverlap:
         slot = {body_id: k for k, body_id in enumerate(ids)}
         collides = (model.geom_contype != 0) | (model.geom_conaffinity != 0)
 
-        spheres, boxes = [], []  # (body id, centre, radius), (body id, centre, quat, half sizes) in body frames
+        # (body id, centre, radius), (body id, centre, quat, half sizes, filled with spheres) in body frames
+        spheres, boxes = [], []
         for g in np.flatnonzero(collides):
             body = int(model.geom_bodyid[g])
             if body not in ids:
@@ -71,7 +73,7 @@ class SelfOverlap:
             mujoco.mju_quat2Mat(rot, quat)
             rot = rot.reshape(3, 3)
             if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_BOX:
-                boxes.append((body, pos, quat, size.copy()))
+                boxes.append((body, pos, quat, size.copy(), size.min() >= min_radius))
                 if size.min() >= min_radius:
                     centres, radius = _spheres_in_box(size)
                     spheres += [(body, pos + rot @ c, radius) for c in centres]
@@ -79,15 +81,16 @@ class SelfOverlap:
                 radius, half = size[0], size[1]
                 for z in np.linspace(-half, half, int(np.ceil(half / radius)) + 1):
                     spheres.append((body, pos + rot @ np.array([0.0, 0.0, z]), radius))
-                boxes.append((body, pos, quat, np.array([radius, radius, half + radius])))
+                boxes.append((body, pos, quat, np.array([radius, radius, half + radius]), True))
             elif model.geom_type[g] == mujoco.mjtGeom.mjGEOM_SPHERE:
                 spheres.append((body, pos, size[0]))
-                boxes.append((body, pos, quat, np.full(3, size[0])))
+                boxes.append((body, pos, quat, np.full(3, size[0]), True))
             else:
                 raise ValueError(f"link geom {g} is neither a box, a capsule nor a sphere")
 
-        # Each pair of links that may overlap (other groups, not parent and child) is tested one way: the
-        # spheres of the link with fewer of them against the boxes of the other.
+        # Each pair of links that may overlap (other groups, not parent and child) is tested one way, the
+        # spheres of the link with fewer of them against the boxes of the other, and the other way for the
+        # thin plates, which have no spheres of their own: a plate pushed into a link is caught too.
         sphere_count = {body: sum(s[0] == body for s in spheres) for body in ids}
         excluded = {frozenset(pair) for pair in exclude}
         link_pairs = []
@@ -98,15 +101,18 @@ class SelfOverlap:
                 continue
             if sphere_count[b] and (sphere_count[b] < sphere_count[a] or not sphere_count[a]):
                 a, b = b, a
-            if sphere_count[a]:
-                link_pairs.append((a, b))
-        if not link_pairs:
-            raise ValueError("no two link groups to overlap")
+            link_pairs.append((a, b))
         pairs, first, count = [], [], []
         for a, b in link_pairs:
             first.append(len(pairs))
             pairs += [(i, j) for i, s in enumerate(spheres) if s[0] == a for j, x in enumerate(boxes) if x[0] == b]
+            plates = [j for j, x in enumerate(boxes) if x[0] == a and not x[4]]
+            pairs += [(i, j) for i, s in enumerate(spheres) if s[0] == b for j in plates]
             count.append(len(pairs) - first[-1])
+        keep = [k for k, c in enumerate(count) if c]
+        link_pairs, first, count = [link_pairs[k] for k in keep], [first[k] for k in keep], [count[k] for k in keep]
+        if not link_pairs:
+            raise ValueError("no two link groups to overlap")
 
         def tensor(values, dtype=torch.float32):
             return torch.as_tensor(np.array(values), dtype=dtype, device=device)

@@ -92,6 +92,29 @@ def test_scripted_demonstrator_is_evaluated_per_object(tmp_path):
     assert scripted.returncode == 2 and "has no scripted demonstrator" in scripted.stderr
 
 
+@pytest.mark.parametrize("variant", ["hand_arm", "hand"])
+def test_a_prior_alone_is_evaluated_as_train_prior_evaluates_it(priors, variant, tmp_path):
+    """A flow prior given as the checkpoint acts alone (chunks from a0 ~ N(0, I); the hand prior's arm moved by
+    the demonstrator), with the same episodes as tools/train_prior.py's own evaluation."""
+    from agents.flow_matching import FlowPrior
+    from agents.prior_training import PriorTrainingCfg, evaluate_prior
+
+    out = tmp_path / "report"
+    result = evaluate("Leap-Grasp-v0", priors[variant], out, "--sweep", "1", "--env", "finger_guard=0.002")
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads((out / "report.json").read_text())["checkpoints"].values()
+    assert entry["settings"]["finger_guard"] == 0.002
+    model, _ = FlowPrior.load(priors[variant])
+    plain = evaluate("Leap-Grasp-v0", priors[variant], tmp_path / "plain", "--sweep", "1")
+    assert plain.returncode == 0, plain.stderr
+    (plain_entry,) = json.loads((tmp_path / "plain" / "report.json").read_text())["checkpoints"].values()
+    own = evaluate_prior(model, "Leap-Grasp-v0", PriorTrainingCfg(variant=variant, eval_episodes=8, num_envs=8))
+    assert own["success_rate"] == plain_entry["metrics"]["success_rate"]
+    assert own["infeasible_fraction"] == plain_entry["penetration"]["infeasible_fraction"]
+    other = evaluate("Orca-Grasp-v0", priors[variant], tmp_path / "orca", "--sweep", "1")
+    assert other.returncode != 0 and "prior of Leap-Grasp-v0" in other.stderr and "Traceback" not in other.stderr
+
+
 @pytest.mark.parametrize("case", ["empty_sweep", "negative_sweep", "missing", "corrupt", "other_task"])
 def test_bad_input_gives_an_error_and_no_report(checkpoints, tmp_path, case):
     task, checkpoint, extra = "Leap-Grasp-v0", checkpoints["Leap-Grasp-v0"], []

@@ -1,5 +1,6 @@
 """The latent and residual action spaces of the flow prior (Table 2) on Leap-Grasp-v0."""
 
+import json
 import os
 import subprocess
 import sys
@@ -118,6 +119,19 @@ def test_a_checkpoint_records_the_settings_its_actions_need(rfs_run):
     assert env_overrides(earlier) == {
         key: infos[key] for key in ("action_space", "prior_checkpoint", "prior_num_steps")
     }
+
+
+def test_an_evaluation_may_override_a_recorded_action_setting(rfs_run, tmp_path):
+    """An ablation (the residual turned off) evaluates with the command line's setting, not the checkpoint's."""
+    out = tmp_path / "report"
+    args = ["--task", "Leap-Grasp-v0", "--checkpoint", str(rfs_run[1]), "--num_envs", "2", "--episodes", "2"]
+    args += ["--sweep", "1", "--sweep_episodes", "2", "--out", str(out), "--env", "residual_finger_scale=0.0"]
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "evaluate.py"), *args], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads((out / "report.json").read_text())["checkpoints"].values()
+    assert entry["settings"]["residual_finger_scale"] == 0.0
 
 
 def test_a_shipped_checkpoint_replays_from_its_own_folder(priors, rfs_run, tmp_path):

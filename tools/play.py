@@ -47,9 +47,9 @@ def main() -> None:
 
     overrides = {
         **env_defaults(info),
+        **env_overrides(info),
         **cli.task_overrides(args),
         **cli.env_config_overrides(args),
-        **env_overrides(info),
     }
     env = make_env(args.task, **overrides)
     runner, policy = load_any_policy(env, args.task, args.checkpoint, make_agent_cfg(args.task))

@@ -70,7 +70,7 @@ def evaluate_checkpoint(
     settings = {**env_defaults(info), **settings}
 
     def env_with(scale: float):
-        return make_env(task, **{**settings, "disturbance_scale": scale}, **env_overrides(info))
+        return make_env(task, **{**env_overrides(info), **settings, "disturbance_scale": scale})
 
     env = env_with(disturbance_scale)
     policy = load_policy(env, task, checkpoint)

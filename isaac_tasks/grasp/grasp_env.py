@@ -21,6 +21,7 @@ from assets.hands import Hand
 from assets.objects import GEOMETRY_DIM, GRASP_TYPES, SHAPES, object_set
 from isaac_tasks.action_spaces import action_space_class
 from isaac_tasks.base_env import BaseEnv
+from isaac_tasks.finger_guard import FingerTargetGuard
 from isaac_tasks.grasp import rewards
 from isaac_tasks.grasp.action_spaces import ACTION_SPACES
 from isaac_tasks.grasp.grasp_env_cfg import GraspEnvCfg
@@ -66,7 +67,7 @@ class GraspEnv(BaseEnv):
     action_spaces = ACTION_SPACES
     comparison_split = ("grasp_type", GRASP_TYPES)  # Table 1: a policy per grasp family
     num_arm_actions = 6  # delta end-effector pose: translation, axis-angle rotation, in units of the step limits
-    action_keys = ("action_space", "arm_translation_limit", "arm_rotation_limit")
+    action_keys = ("action_space", "arm_translation_limit", "arm_rotation_limit", "finger_guard")
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -111,6 +112,9 @@ class GraspEnv(BaseEnv):
         self.prior_io = GraspPriorIO(cfg, hand.num_joints)  # what flow priors see and predict in this task
         self.action_space = space_class(self)
         self.num_actions = self.action_space.num_actions
+        self.finger_guard = None
+        if cfg.finger_guard:
+            self.finger_guard = FingerTargetGuard(scenes[0].compile(), hand, cfg.finger_guard, device)
 
         self.actions = torch.zeros(n, self.num_actions, device=device)
         self.finger_targets = torch.zeros(n, len(self.finger_limits), device=device)
@@ -141,6 +145,8 @@ class GraspEnv(BaseEnv):
             )
         self.actions.copy_(actions)
         arm_command, finger_targets = self.action_space(actions)
+        if self.finger_guard is not None:
+            finger_targets = self.finger_guard(finger_targets, self.finger_targets)
         self.finger_targets.copy_(finger_targets)
         self.joint_targets.copy_(torch.cat((self._differential_ik(arm_command), self.finger_targets), dim=-1))
         self.physics.set_joint_position_target(self.joint_targets)

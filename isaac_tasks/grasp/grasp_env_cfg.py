@@ -45,6 +45,9 @@ class GraspEnvCfg(BaseEnvCfg):
     arm_translation_limit: float = 0.03  # m per step
     arm_rotation_limit: float = 0.1  # rad per step
     finger_delta_limit: float = 0.1  # rad per step, relative joint pose
+    # m; > 0: finger targets that would put the fingers deeper than this into each other in free air are held back
+    # (isaac_tasks/finger_guard.py, every action space); 0: off, as in the paper, where nothing stops them
+    finger_guard: float = 0.0
     ik_damping: float = 0.05  # damped least squares lambda
     ik_posture_gain: float = 0.1  # per step, null-space pull of the arm joints towards arm_home_pose
     # latent and residual action spaces (agents/flow_steering.py)
@@ -97,10 +100,17 @@ class GraspEnvCfg(BaseEnvCfg):
             low, high = getattr(self, name)
             if low > high:
                 raise ValueError(f"{name} must be (low, high) with low <= high, got {(low, high)}")
-        for name in ("latent_bound", "residual_arm_scale", "residual_finger_scale", "residual_init_std"):
+        for name in ("latent_bound", "residual_init_std"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("arm_disturbance_torque", "finger_disturbance_torque", "arm_init_noise"):
+        for name in (
+            "finger_guard",
+            "residual_arm_scale",
+            "residual_finger_scale",
+            "arm_disturbance_torque",
+            "finger_disturbance_torque",
+            "arm_init_noise",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
         if not 0 < self.success_height <= self.target_lift_height < self.max_lift_height:
