@@ -111,6 +111,9 @@ def test_a_prior_alone_is_evaluated_as_train_prior_evaluates_it(priors, variant,
     own = evaluate_prior(model, "Leap-Grasp-v0", PriorTrainingCfg(variant=variant, eval_episodes=8, num_envs=8))
     assert own["success_rate"] == plain_entry["metrics"]["success_rate"]
     assert own["infeasible_fraction"] == plain_entry["penetration"]["infeasible_fraction"]
+    played = tool("play.py", "--task", "Leap-Grasp-v0", "--checkpoint", priors[variant], "--num_envs", "4",
+                  "--episodes", "4", cwd=tmp_path)  # fmt: skip
+    assert played.returncode == 0 and "no policy network to export" in played.stdout, played.stderr
     other = evaluate("Orca-Grasp-v0", priors[variant], tmp_path / "orca", "--sweep", "1")
     assert other.returncode != 0 and "prior of Leap-Grasp-v0" in other.stderr and "Traceback" not in other.stderr
 

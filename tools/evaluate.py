@@ -37,7 +37,8 @@ def main() -> None:
         "--checkpoint",
         nargs="+",
         required=True,
-        help=f"model_<N>.pt (train.py), student_<N>.pt (distill.py) or '{SCRIPTED}' (the task's scripted demonstrator)",
+        help=f"model_<N>.pt (train.py), student_<N>.pt (distill.py), prior_<N>.pt (train_prior.py: the prior alone) "
+        f"or '{SCRIPTED}' (the task's scripted demonstrator)",
     )
     parser.add_argument(
         "--out", type=cli.output_folder, required=True, help="report folder (replaced when the evaluation is complete)"

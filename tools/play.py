@@ -4,7 +4,8 @@
 
 Exports go to <run>/exported/: policy.pt and policy.onnx for a teacher, student.pt and student.onnx for a
 distilled student (its observations and any prefix actions in, the predicted chunk out; see
-distill/export.py). For success, penetration and robustness reports use tools/evaluate.py.
+distill/export.py); a flow prior (prior_<N>.pt) plays alone and exports nothing. For success, penetration and
+robustness reports use tools/evaluate.py.
 
 With --video [PATH] the evaluation itself is filmed: environments 0..--video_envs-1 are rendered after
 every step of the first episodes (--video_episodes each, or --video_length frames) and written to PATH,
@@ -19,6 +20,7 @@ import os
 import cli
 
 from agents.ppo_runner import env_defaults, env_overrides
+from agents.prior_data import PriorPolicy
 from distill.export import export_student
 from distill.policy import load_any_policy, read_policy_infos
 from isaac_tasks import make_agent_cfg, make_env, task_entry
@@ -29,7 +31,11 @@ from isaac_tasks.evaluation.video import VideoRecorder
 def main() -> None:
     parser = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cli.add_task_args(parser, num_envs=128)
-    parser.add_argument("--checkpoint", required=True, help="model_<N>.pt of train.py or student_<N>.pt of distill.py")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help="model_<N>.pt of train.py, student_<N>.pt of distill.py or prior_<N>.pt of train_prior.py (the prior alone)",
+    )
     parser.add_argument("--episodes", type=cli.positive_int, default=1024, help="episodes to evaluate")
     parser.add_argument(
         "--export_dir",
@@ -67,6 +73,9 @@ def main() -> None:
     for key, value in results.items():
         print(f"{key}: {value:.4f}")
 
+    if isinstance(policy, PriorPolicy):
+        print("A flow prior alone has no policy network to export (tools/train_prior.py wrote the prior itself)")
+        return
     with cli.staged_folder(export_dir) as staging:
         if runner is None:  # a student: its network, without the simulator's point clouds around it
             sensor = getattr(policy.io, "sensor", None)
