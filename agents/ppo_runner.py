@@ -213,6 +213,11 @@ class PPORunner(OnPolicyRunner):
             split = env.comparison_split[0]
             self.checkpoint_info["trained_on"] = {split: getattr(env.cfg, split)}
 
+    def learn(self, *args, **kwargs) -> None:
+        super().learn(*args, **kwargs)
+        if self.logger.writer is not None:  # rsl-rl leaves a TensorBoard writer open: its last events may be lost
+            self.logger.writer.flush()
+
     def save(self, path: str, infos: dict | None = None) -> None:
         saved = self.alg.save()
         saved["iter"] = self.current_learning_iteration

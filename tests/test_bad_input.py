@@ -92,6 +92,7 @@ PLACES = {
 }
 
 TRAIN = [*TASK, "--num_envs", "2", "--max_iterations", "1"]
+OTHER_TASK = ["--task", "Orca-Grasp-v0"]
 RFS = ["--action_space", "rfs_hand_arm", "--prior_checkpoint"]
 PLAY = [*TASK, "--num_envs", "2", "--episodes", "1"]
 EVALUATE = [*TASK, "--num_envs", "2", "--episodes", "1", "--sweep", "1", "--sweep_episodes", "1"]
@@ -151,8 +152,11 @@ CASES = [
     *[("train.py", [*TRAIN, "--resume", bad], bad) for bad in ("EMPTY", "GARBAGE", "DANGLING", "TRUNCATED", "PRIOR")],
     ("train.py", [*TRAIN, "--resume", "DIR"], "DIR"),
     ("train.py", [*TRAIN, "--action_space", "pca", "--demos_path", "GARBAGE_H5"], "GARBAGE_H5"),
-    *[("play.py", [*PLAY, "--checkpoint", bad], bad) for bad in ("EMPTY", "DANGLING", "DIR", "PRIOR", "TRUNCATED")],
-    *[("evaluate.py", [*EVALUATE, "--checkpoint", bad, "--out", "r"], bad) for bad in ("GARBAGE", "PRIOR", "DIR")],
+    *[("play.py", [*PLAY, "--checkpoint", bad], bad) for bad in ("EMPTY", "DANGLING", "DIR", "TRUNCATED")],
+    *[("evaluate.py", [*EVALUATE, "--checkpoint", bad, "--out", "r"], bad) for bad in ("GARBAGE", "DIR")],
+    # a prior plays alone, but only in its own task
+    ("play.py", [*OTHER_TASK, *PLAY[2:], "--checkpoint", "PRIOR"], "PRIOR"),
+    ("evaluate.py", [*OTHER_TASK, *EVALUATE[2:], "--checkpoint", "PRIOR", "--out", "r"], "PRIOR"),
     ("collect_distill.py", [*COLLECT[2:], "--teacher", "PRIOR", "--out", "d"], "PRIOR"),
     ("distill.py", [*DISTILL[2:], "--teacher", "GARBAGE"], "GARBAGE"),
     ("distill.py", [*DISTILL, "--dataset", "FILE"], "FILE"),
