@@ -79,6 +79,6 @@ def test_a_grasp_task_with_the_guard_never_sends_crossed_fingers():
         for _ in range(10):
             actions[:, 6:] = 1.0  # every finger joint at its upper limit
             env.step(actions)
-        depths[limit] = FingerTargetGuard.depth(guard_of(LEAP_HAND), env.finger_targets)
+        depths[limit] = guard_of(LEAP_HAND).depth(env.finger_targets)
     assert (depths[0.0] > 0.01).all() and (depths[LIMIT] <= LIMIT).all()
     assert env.action_settings()["finger_guard"] == LIMIT  # a checkpoint records it, so its replay guards too
