@@ -50,7 +50,7 @@ _NOMINAL = (
     ObjectSpec("can", "power", "cylinder", (0.033, 0.06, 0.0), 0.2, 0.7),
     ObjectSpec("cereal_box", "power", "box", (0.03, 0.07, 0.09), 0.3, 0.9),
     ObjectSpec("ball", "power", "sphere", (0.045, 0.0, 0.0), 0.15, 1.0),
-    ObjectSpec("plush_bunny", "power", "ellipsoid", (0.05, 0.04, 0.045), 0.12, 1.2),
+    ObjectSpec("plush_bunny", "power", "ellipsoid", (0.05, 0.045, 0.04), 0.12, 1.2),  # resting on its shortest axis
     ObjectSpec("plush_roll", "power", "capsule", (0.035, 0.05, 0.0), 0.1, 1.2),
 )
 
