@@ -1,6 +1,10 @@
 import pytest
+import torch
 
 from assets.objects import object_set
+from isaac_tasks import make_env
+from isaac_tasks.grasp.scene import OBJECT_BODY
+from isaac_tasks.math import quat_apply
 
 
 def test_object_set_is_tagged_and_deterministic():
@@ -24,12 +28,6 @@ def test_every_object_rests_stably_where_it_is_spawned():
     back upright: an ellipsoid balanced on a longer axis than its shortest (the plush bunny once) fell over at the
     first touch of the hand, so no grasp planned from its pose held. Spheres roll by nature; capsules stand on a
     rounded end, balanced, and topple (a known flaw of the object set, docs/decisions.md)."""
-    import torch
-
-    from isaac_tasks import make_env
-    from isaac_tasks.grasp.scene import OBJECT_BODY
-    from isaac_tasks.math import quat_apply
-
     env = make_env("Leap-Grasp-v0", num_envs=12, seed=0, arm_disturbance_torque=0.0, finger_disturbance_torque=0.0)
     env.reset()
     s, ids = env.physics.state, torch.arange(env.num_envs)
@@ -44,8 +42,8 @@ def test_every_object_rests_stably_where_it_is_spawned():
             env.step(torch.zeros(env.num_envs, env.num_actions))
     s = env.physics.state
     up = quat_apply(s.body_quat[:, 0], torch.tensor([0.0, 0.0, 1.0]).expand(env.num_envs, 3))
-    names = [env.objects[k].name for k in env.object_index.tolist()]
-    shapes = [env.objects[k].shape for k in env.object_index.tolist()]
-    standing = torch.tensor([shape not in ("sphere", "capsule") for shape in shapes])
+    objects = [env.objects[k] for k in env.object_index.tolist()]
+    names = [o.name for o in objects]
+    standing = torch.tensor([o.shape not in ("sphere", "capsule") for o in objects])
     assert standing.sum() == 8
     assert (up[standing, 2] > 0.99).all(), dict(zip(names, up[:, 2].tolist()))
