@@ -291,6 +291,35 @@ def test_scripted_hand_closes_without_fingers_through_each_other(task):
         assert overlap(cfg.max_closure * torch.tensor(env.hand.synergies["wrap"])[None]).max() > 0.005
 
 
+def test_a_fingertip_blocked_by_the_table_lifts_the_palm_and_is_no_touch():
+    """Pinching the flat eraser, fingertips sweep down to the table first: the palm rises while one is stalled
+    there, and a finger counts as touching only by touching the object or stalling above the table."""
+    from isaac_tasks import make_env
+    from isaac_tasks.grasp.scripted_grasp import CLOSE, ScriptedGrasp, ScriptedGraspCfg
+
+    cfg = ScriptedGraspCfg(max_tries=1)
+    env = make_env("Leap-Grasp-v0", num_envs=24, seed=0, grasp_type="pinch", action_space="abs_joint")
+    eraser = env.object_index == [o.name for o in env.objects].index("eraser")
+    script = ScriptedGrasp(env, cfg, torch.Generator().manual_seed(0))
+    env.reset()
+    script.reset(torch.arange(env.num_envs))
+    tips = script.closure.shape[1]
+    risen = torch.zeros(env.num_envs)
+    with torch.inference_mode():
+        for _ in range(70):
+            touched, height = script.touched.clone(), script.grasp_pos[:, 2].clone()
+            s = env.physics.state  # what the next command reads
+            closing = script.phase == CLOSE
+            on_table = (s.site_pos[:, 1 : 1 + tips, 2] < cfg.tip_clearance) & ~s.in_contact[:, :tips]
+            env.step(script())
+            assert not (script.touched & ~touched & on_table).any(), "a stall on the table taken for a touch"
+            risen += torch.where(closing, script.grasp_pos[:, 2] - height, 0.0)
+            assert (script.grasp_pos[:, 2] - height)[
+                ~closing
+            ].abs().max() < 1e-9  # the palm plan moves while closing only
+    assert risen[eraser].max() >= 2 * cfg.rise_speed, "no fingertip on the table lifted the palm"
+
+
 def test_scripted_grasps_lift_every_object_and_never_drive_fingers_through_each_other():
     """Five planned grasps of each of the 12 objects (both families, disturbances on): each object is
     lifted at least once, and no finger target the script sends would overlap fingers in free air."""

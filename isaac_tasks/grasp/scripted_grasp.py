@@ -14,7 +14,9 @@ drawn per episode from its range, so that no two demonstrations are alike. Syner
 (assets/hands.py); the ranges were calibrated with the LEAP hand, and other hands scale their lengths by
 `hand.grasp_scale`. The script moves the palm
 above the grasp pose, descends, closes each finger until its tip touches the object or its servo is
-blocked (a force threshold: the servo torque kp x lag), squeezes a little further, then lifts. When the
+blocked (a force threshold: the servo torque kp x lag), squeezes a little further, then lifts. A fingertip
+blocked by the table is no touch: the palm rises while it is, so that the finger slides up the table top
+to the object, as fingernails do under a flat one. When the
 object slips out during the lift it opens, re-plans from where the object now lies and tries once more.
 
 Fingers never close through each other: the closing synergy is checked in free air with the
@@ -98,7 +100,7 @@ def _default_ranges() -> dict[str, StrategyRanges]:
 #   pinch: the same (0.09 -> 0.58), then with the opposing pinch synergy and pinches across boxes
 #          --seed 2 --rounds 3 --from_defaults (0.70 -> 0.72)
 # Weights: the squared success of one try per strategy and shape (--rounds 0 --seed 4 --num_envs 960
-# --from_defaults).
+# --from_defaults; pinch: the mean success of --seed 4 and 5 at --num_envs 1440, with the palm rising off the table).
 # Shapes without an entry use the strategy's general ranges above.
 CALIBRATED_RANGES = {
     "pinch/box": StrategyRanges(
@@ -109,7 +111,7 @@ CALIBRATED_RANGES = {
         yaw=(-0.0087, 0.1513),
         aperture=(0.2089, 0.2689),
         depth=(0.0817, 0.0897),
-        weight=0.171,
+        weight=0.593,
     ),
     "pinch/capsule": StrategyRanges(
         along=(0.0304, 0.0384),
@@ -119,7 +121,7 @@ CALIBRATED_RANGES = {
         yaw=(-0.0117, 0.1483),
         aperture=(0.2115, 0.2715),
         depth=(0.0756, 0.0836),
-        weight=0.635,
+        weight=0.59,
     ),
     "pinch/cylinder": StrategyRanges(
         along=(0.0306, 0.0386),
@@ -129,7 +131,7 @@ CALIBRATED_RANGES = {
         yaw=(-0.0798, 0.0802),
         aperture=(0.1933, 0.2533),
         depth=(0.0795, 0.0875),
-        weight=0.818,
+        weight=0.851,
     ),
     "pinch/sphere": StrategyRanges(
         along=(0.0379, 0.0459),
@@ -139,7 +141,7 @@ CALIBRATED_RANGES = {
         yaw=(0.2208, 0.3808),
         aperture=(0.168, 0.228),
         depth=(0.0807, 0.0887),
-        weight=0.582,
+        weight=0.82,
     ),
     "tripod/box": StrategyRanges(
         along=(0.0438, 0.0518),
@@ -149,7 +151,7 @@ CALIBRATED_RANGES = {
         yaw=(0.0046, 0.1646),
         aperture=(0.2111, 0.2711),
         depth=(0.0813, 0.0893),
-        weight=0.176,
+        weight=0.621,
     ),
     "tripod/capsule": StrategyRanges(
         along=(0.0306, 0.0386),
@@ -159,7 +161,7 @@ CALIBRATED_RANGES = {
         yaw=(-0.0151, 0.1449),
         aperture=(0.2054, 0.2654),
         depth=(0.0743, 0.0823),
-        weight=0.698,
+        weight=0.621,
     ),
     "tripod/cylinder": StrategyRanges(
         along=(0.0303, 0.0383),
@@ -169,7 +171,7 @@ CALIBRATED_RANGES = {
         yaw=(-0.0701, 0.0899),
         aperture=(0.1844, 0.2444),
         depth=(0.0789, 0.0869),
-        weight=0.802,
+        weight=0.86,
     ),
     "tripod/sphere": StrategyRanges(
         along=(0.0374, 0.0454),
@@ -179,7 +181,7 @@ CALIBRATED_RANGES = {
         yaw=(0.1948, 0.3548),
         aperture=(0.1724, 0.2324),
         depth=(0.0809, 0.0889),
-        weight=0.655,
+        weight=0.74,
     ),
     "claw/box": StrategyRanges(
         along=(0.0036, 0.0157),
@@ -295,6 +297,8 @@ class ScriptedGraspCfg:
     squeeze: tuple[float, float] = (0.25, 0.4)  # rad past first contact, on the flexion joints
     contact_lag: float = 0.2  # rad of servo lag on a stalled flexion joint that counts as touching
     blocked_speed: float = 0.3  # rad/s below which a lagging flexion joint is stalled, not still moving
+    tip_clearance: float = 0.003  # m: a fingertip lower than this over the table, stalled, is blocked by the table
+    rise_speed: float = 0.004  # m per control step the palm rises while a fingertip is blocked by the table
     settle_steps: tuple[int, int] = (3, 6)  # steps between the squeeze and the lift
     lift_speed: float = 0.012  # m per control step
     lift_height: float = 0.3  # m above the grasp pose
@@ -522,7 +526,11 @@ class ScriptedGrasp:
         flex = [self.num_arm_joints + j for j in self.flex_joints]
         blocked = s.joint_vel[:, flex].abs() < cfg.blocked_speed
         lag = ((self.fingers[:, self.flex_joints] - s.joint_pos[:, flex]) > cfg.contact_lag) & blocked
-        self.touched |= closing.unsqueeze(-1) & (tip_contact | lag) & self.active
+        # a fingertip stalled on the table has not touched the object: the palm rises and the finger closes on
+        at_table = s.site_pos[:, 1 : 1 + self.closure.shape[1], 2] < cfg.tip_clearance
+        self.touched |= closing.unsqueeze(-1) & (tip_contact | lag & ~at_table) & self.active
+        on_table = (self.active & lag & at_table & ~tip_contact).any(dim=-1)
+        self.grasp_pos[:, 2] += (closing & on_table) * cfg.rise_speed
         closure, extra = self.closure.clone(), self.extra.clone()
         free = (closing & ~self.backed_off).unsqueeze(-1) & ~self.touched & (self.closure < cfg.max_closure)
         self.closure += free * self.close_rate.unsqueeze(-1)
